@@ -1,0 +1,1 @@
+"""Test doubles: real servers speaking the real protocol for things unreachable here."""

@@ -1,0 +1,82 @@
+"""Shared fixtures: the local AWS emulator (tests/localcloud).
+
+emulator          one moto server (with the compat layer) for the whole session. Tests that
+                  need a clean cloud call ``emulator.reset()`` themselves (or use
+                  ``clean_emulator``); PROTEA_LOCALCLOUD_DIR / PROTEA_ENDPOINT_URL point at it.
+clean_emulator    the same server, reset before the test.
+emulator_factory  emulator_factory(disable=[...], env={...}) -> an extra short-lived server,
+                  cached per arguments (tests proving one patch share a server, reset on
+                  each request); at most 3 are kept running, all stopped at session end.
+stock_emulator    extra server with every compat patch disabled (seeds kept): moto as shipped.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from tests.localcloud.__main__ import ensure_ssh_key
+from tests.localcloud.emulator import Emulator
+
+
+@pytest.fixture(scope="session")
+def localcloud_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """State dir of the session's local cloud (emulator log, ssh/id_ed25519{,.pub})."""
+    d = tmp_path_factory.mktemp("localcloud")
+    ensure_ssh_key(d)
+    return d
+
+
+@pytest.fixture(scope="session")
+def emulator(localcloud_dir: Path) -> Iterator[Emulator]:
+    emu = Emulator(localcloud_dir).start()
+    saved = {k: os.environ.get(k) for k in ("PROTEA_LOCALCLOUD_DIR", "PROTEA_ENDPOINT_URL")}
+    os.environ["PROTEA_LOCALCLOUD_DIR"] = str(localcloud_dir)
+    os.environ["PROTEA_ENDPOINT_URL"] = emu.endpoint
+    try:
+        yield emu
+    finally:
+        emu.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture
+def clean_emulator(emulator: Emulator) -> Emulator:
+    emulator.reset()
+    return emulator
+
+
+@pytest.fixture(scope="session")
+def emulator_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Emulator]]:
+    started: dict[tuple, Emulator] = {}
+
+    def make(disable: list[str] | tuple[str, ...] = (), env: dict[str, str] | None = None) -> Emulator:
+        key = (tuple(sorted(disable)), tuple(sorted((env or {}).items())))
+        emu = started.pop(key, None)
+        if emu is None:
+            while len(started) >= 3:  # ~100 MB each: keep the most recently used few
+                started.pop(next(iter(started))).stop()
+            emu = Emulator(tmp_path_factory.mktemp("emulator-extra"), disable=disable, env=env).start()
+        else:
+            emu.reset()
+        started[key] = emu
+        return emu
+
+    try:
+        yield make
+    finally:
+        for emu in started.values():
+            emu.stop()
+
+
+@pytest.fixture
+def stock_emulator(emulator_factory: Callable[..., Emulator]) -> Emulator:
+    from tests.localcloud import compat
+
+    return emulator_factory(disable=[p.name for p in compat.all_patches()])

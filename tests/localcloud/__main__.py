@@ -1,0 +1,193 @@
+"""The local cloud's command line.
+
+    python -m tests.localcloud start   --state-dir DIR [--port N] [--disable a,b]
+    python -m tests.localcloud stop    --state-dir DIR
+    python -m tests.localcloud status  --state-dir DIR
+    python -m tests.localcloud summary --state-dir DIR [--region R]
+
+start runs the emulator detached, writes DIR/emulator.json (pid, port, endpoint) and
+DIR/emulator.log, creates DIR/ssh/id_ed25519{,.pub} for the local bastions if missing, and
+prints only the endpoint URL on stdout (scripts capture it). If an emulator recorded in DIR
+is still healthy, start prints its endpoint and leaves it running.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.localcloud.emulator import DEFAULT_REGION, Emulator, client, health, process_alive, terminate
+
+STATE_FILE = "emulator.json"
+
+
+def _state(state_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((state_dir / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _running(state_dir: Path) -> dict[str, Any] | None:
+    """The recorded emulator, if its process is alive and answers as that process."""
+    st = _state(state_dir)
+    if not st or not process_alive(st["pid"]):
+        return None
+    info = health(st["endpoint"])
+    return st if info and info.get("pid") == st["pid"] else None
+
+
+def ensure_ssh_key(state_dir: Path) -> Path:
+    key = state_dir / "ssh" / "id_ed25519"
+    if not key.exists():
+        key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "protea-localcloud", "-f", str(key)],
+            check=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
+    return key
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    state_dir = Path(args.state_dir).resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    ensure_ssh_key(state_dir)
+    st = _running(state_dir)
+    if st:
+        print(st["endpoint"])
+        return 0
+    disable = [n for n in (args.disable or "").split(",") if n]
+    emu = Emulator(state_dir, disable=disable, port=args.port, detach=True).start()
+    st = {
+        "pid": emu.pid,
+        "port": emu.port,
+        "endpoint": emu.endpoint,
+        "log": str(emu.log_path),
+        "patches": emu.info.get("patches", []),
+        "disabled": disable,
+    }
+    (state_dir / STATE_FILE).write_text(json.dumps(st, indent=2) + "\n")
+    print(emu.endpoint)
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    state_dir = Path(args.state_dir).resolve()
+    st = _state(state_dir)
+    if st and process_alive(st["pid"]):
+        # Only the process recorded by our own start, checked to still be our server.
+        info = health(st["endpoint"])
+        if info and info.get("pid") == st["pid"]:
+            terminate(st["pid"])
+    (state_dir / STATE_FILE).unlink(missing_ok=True)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    st = _running(Path(args.state_dir).resolve())
+    if not st:
+        print("stopped")
+        return 3
+    print(f"running pid={st['pid']} endpoint={st['endpoint']}")
+    return 0
+
+
+def _safe(fn: Any, default: Any) -> Any:
+    try:
+        return fn()
+    except Exception:  # a service moto lacks or that has nothing in it
+        return default
+
+
+def _name(tags: list[dict[str, str]] | None) -> str:
+    return next((t["Value"] for t in tags or [] if t["Key"] == "Name"), "-")
+
+
+def summary_lines(endpoint: str, region: str) -> list[str]:
+    ec2 = client(endpoint, "ec2", region)
+    out: list[str] = [f"Local cloud at {endpoint}, region {region}"]
+    vpcs = [v for v in _safe(lambda: ec2.describe_vpcs()["Vpcs"], []) if not v.get("IsDefault")]
+    out.append(f"VPCs ({len(vpcs)}):")
+    for v in vpcs:
+        out.append(f"  {v['VpcId']}  {v['CidrBlock']}  {_name(v.get('Tags'))}")
+    vpc_ids = {v["VpcId"] for v in vpcs}
+    subnets = [s for s in _safe(lambda: ec2.describe_subnets()["Subnets"], []) if s["VpcId"] in vpc_ids]
+    out.append(f"Subnets ({len(subnets)}):")
+    for s in sorted(subnets, key=lambda s: (s["VpcId"], s["CidrBlock"])):
+        out.append(f"  {s['SubnetId']}  {s['AvailabilityZone']}  {s['CidrBlock']}  {_name(s.get('Tags'))}")
+    nats = [n for n in _safe(lambda: ec2.describe_nat_gateways()["NatGateways"], []) if n.get("State") != "deleted"]
+    out.append(f"NAT gateways ({len(nats)}):")
+    for n in nats:
+        eips = ",".join(a.get("PublicIp", "") for a in n.get("NatGatewayAddresses", []))
+        out.append(f"  {n['NatGatewayId']}  {n['SubnetId']}  {n.get('State')}  {eips}  {_name(n.get('Tags'))}")
+    sgs = [g for g in _safe(lambda: ec2.describe_security_groups()["SecurityGroups"], []) if g.get("VpcId") in vpc_ids]
+    out.append(f"Security groups ({len(sgs)}):")
+    for g in sgs:
+        out.append(f"  {g['GroupId']}  {g['GroupName']}  in:{len(g.get('IpPermissions', []))} rules")
+    reservations = _safe(lambda: ec2.describe_instances()["Reservations"], [])
+    instances = [i for r in reservations for i in r["Instances"] if i["State"]["Name"] != "terminated"]
+    out.append(f"Instances ({len(instances)}):")
+    for i in instances:
+        out.append(
+            f"  {i['InstanceId']}  {i['State']['Name']}  {i.get('PrivateIpAddress', '-')}  "
+            f"{i.get('PublicIpAddress', '-')}  {i.get('SubnetId', '-')}  {_name(i.get('Tags'))}"
+        )
+    # The rest only if present.
+    rds = _safe(lambda: client(endpoint, "rds", region).describe_db_instances()["DBInstances"], [])
+    for d in rds:
+        ep = d.get("Endpoint", {})
+        out.append(f"RDS {d['DBInstanceIdentifier']}: {ep.get('Address')}:{ep.get('Port')} multi-az={d.get('MultiAZ')}")
+    efs = _safe(lambda: client(endpoint, "efs", region).describe_file_systems()["FileSystems"], [])
+    for f in efs:
+        out.append(f"EFS {f['FileSystemId']} {f.get('Name', '')} encrypted={f.get('Encrypted')}")
+    lbs = _safe(lambda: client(endpoint, "elbv2", region).describe_load_balancers()["LoadBalancers"], [])
+    for lb in lbs:
+        out.append(f"ALB {lb['LoadBalancerName']}: {lb['DNSName']}")
+    dists = _safe(
+        lambda: client(endpoint, "cloudfront", "us-east-1").list_distributions()["DistributionList"].get("Items", []),
+        [],
+    )
+    for d in dists:
+        out.append(f"CloudFront {d['Id']}: {d['DomainName']}")
+    topics = _safe(lambda: client(endpoint, "sns", region).list_topics()["Topics"], [])
+    for t in topics:
+        out.append(f"SNS {t['TopicArn']}")
+    return out
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    endpoint = args.endpoint
+    if not endpoint:
+        st = _running(Path(args.state_dir).resolve())
+        if not st:
+            print("local cloud: emulator not running", file=sys.stderr)
+            return 3
+        endpoint = st["endpoint"]
+    print("\n".join(summary_lines(endpoint, args.region)))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.localcloud", description="Protea's local AWS emulator")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, fn in (("start", cmd_start), ("stop", cmd_stop), ("status", cmd_status), ("summary", cmd_summary)):
+        p = sub.add_parser(name)
+        p.add_argument("--state-dir", default=".localcloud")
+        p.set_defaults(fn=fn)
+        if name == "start":
+            p.add_argument("--port", type=int, default=None)
+            p.add_argument("--disable", default="", help="comma-separated compat patch names to leave out")
+        if name == "summary":
+            p.add_argument("--region", default=DEFAULT_REGION)
+            p.add_argument("--endpoint", default=None, help="summarise this endpoint instead of DIR's emulator")
+    args = parser.parse_args(argv)
+    return int(args.fn(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

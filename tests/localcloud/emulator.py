@@ -1,0 +1,213 @@
+"""Start, query and stop the local AWS emulator (moto server + compat layer) as a subprocess."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Iterable
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_REGION = "af-south-1"
+FAKE_CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def _http(method: str, url: str, timeout: float = 10.0) -> Any:
+    req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback only
+        body = resp.read()
+    return json.loads(body) if body else None
+
+
+def health(endpoint: str, timeout: float = 2.0) -> dict[str, Any] | None:
+    """The server's /_localcloud/health document, or None when it does not answer."""
+    try:
+        return _http("GET", f"{endpoint}/_localcloud/health", timeout=timeout)
+    except (OSError, urllib.error.URLError, ValueError):
+        return None
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped by its parent) counts as gone.
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def terminate(pid: int, grace: float = 10.0) -> None:
+    """SIGTERM, wait up to ``grace`` seconds, then SIGKILL."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not process_alive(pid):
+            return
+        time.sleep(0.05)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+class Emulator:
+    """One moto server subprocess on a free loopback port.
+
+    Emulator(log_dir).start() ... .stop(); also a context manager.
+    disable: compat patch/seed names to leave out (tests that prove a patch matters).
+    env: extra environment for the server (e.g. MOTO_ACM_VALIDATION_WAIT).
+    detach: start in its own session so it outlives this Python process (the CLI).
+    """
+
+    def __init__(
+        self,
+        log_dir: str | Path,
+        *,
+        disable: Iterable[str] = (),
+        env: dict[str, str] | None = None,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        detach: bool = False,
+        start_timeout: float = 60.0,
+    ):
+        self.log_dir = Path(log_dir)
+        self.disable = list(disable)
+        self.env = dict(env or {})
+        self.host = host
+        self.port = port
+        self.detach = detach
+        self.start_timeout = start_timeout
+        self.proc: subprocess.Popen | None = None
+        self.log_path = self.log_dir / "emulator.log"
+        self.info: dict[str, Any] = {}
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def start(self) -> "Emulator":
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        last_error = ""
+        for _attempt in range(3):  # the free port may be taken between probe and bind
+            port = self.port or free_port(self.host)
+            if self._spawn(port):
+                self.port = port
+                return self
+            last_error = self.log_path.read_text(errors="replace")[-3000:]
+            if self.port:
+                break
+        raise RuntimeError(f"emulator did not become healthy; log {self.log_path}:\n{last_error}")
+
+    def _spawn(self, port: int) -> bool:
+        env = dict(os.environ)
+        env.update(self.env)
+        env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
+        env["PYTHONUNBUFFERED"] = "1"
+        cmd = [sys.executable, "-m", "tests.localcloud.serve", "--port", str(port), "--host", self.host]
+        if self.disable:
+            cmd += ["--disable", ",".join(self.disable)]
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        try:
+            self.proc = subprocess.Popen(
+                cmd,
+                cwd=REPO,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=self.detach,
+            )
+        finally:
+            log.close()
+        endpoint = f"http://{self.host}:{port}"
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            info = health(endpoint, timeout=1.0)
+            if info and info.get("pid") == self.proc.pid:
+                self.info = info
+                return True
+            time.sleep(0.1)
+        self.proc.kill()
+        self.proc.wait()
+        return False
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        terminate(self.proc.pid)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def __enter__(self) -> "Emulator":
+        return self.start() if self.proc is None else self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # --- queries -----------------------------------------------------------------
+    def reset(self) -> None:
+        """moto's reset (all backends emptied), then the seeds are loaded again and the call counter zeroed."""
+        _http("POST", f"{self.endpoint}/moto-api/reset")
+
+    def call_count(self) -> int:
+        """AWS API requests served since start/reset (moto-api and /_localcloud routes excluded)."""
+        return int(_http("GET", f"{self.endpoint}/_localcloud/calls")["calls"])
+
+    def health(self) -> dict[str, Any] | None:
+        return health(self.endpoint)
+
+    def client(self, service: str, region: str = DEFAULT_REGION, **kwargs: Any) -> Any:
+        return client(self.endpoint, service, region, **kwargs)
+
+    def env_vars(self, region: str = DEFAULT_REGION) -> dict[str, str]:
+        """Environment for a process (ansible-playbook, AWS CLI) that should talk to this emulator."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "PROTEA_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": FAKE_CREDS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": FAKE_CREDS["aws_secret_access_key"],
+            "AWS_DEFAULT_REGION": region,
+        }
+
+
+def client(endpoint: str, service: str, region: str = DEFAULT_REGION, **kwargs: Any) -> Any:
+    """A boto3 client for ``service`` pointed at the emulator, with fake credentials."""
+    import boto3
+    from botocore.config import Config
+
+    kwargs.setdefault("config", Config(retries={"max_attempts": 2, "mode": "standard"}))
+    return boto3.session.Session().client(
+        service, region_name=region, endpoint_url=endpoint, **FAKE_CREDS, **kwargs
+    )

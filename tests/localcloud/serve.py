@@ -1,0 +1,125 @@
+"""The emulator process: moto's server app with the compat layer applied in-process.
+
+    python -m tests.localcloud.serve --port N [--host 127.0.0.1] [--disable a,b]
+
+Started by tests/localcloud/emulator.py (never import this from test code: it patches moto).
+Adds a small WSGI layer in front of moto's DomainDispatcherApplication:
+  GET  /_localcloud/health   {"status": "ok", "patches": [...], "seeds": [...], "disabled": [...]}
+  GET  /_localcloud/calls    {"calls": N}  AWS API requests served (not /moto-api, not /_localcloud)
+  POST /moto-api/reset       moto's reset, then the call counter is zeroed and the seeds re-applied
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import traceback
+from typing import Any, Callable
+
+# moto reads these at import time; the server is always started with them.
+os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+
+
+class LocalCloudApp:
+    """WSGI middleware: counts AWS API calls and re-seeds after moto's reset."""
+
+    def __init__(self, app: Any, seeds: list[Any], info: dict[str, Any]):
+        self.app = app
+        self.seeds = seeds
+        self.info = info
+        self.calls = 0
+        self.lock = threading.Lock()
+        self.reset_lock = threading.Lock()
+
+    def run_seeds(self) -> None:
+        for seed in self.seeds:
+            seed.apply()
+
+    def _json(self, start_response: Callable, body: dict[str, Any], status: str = "200 OK") -> list[bytes]:
+        data = json.dumps(body).encode()
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        return [data]
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == "/_localcloud/health":
+            return self._json(start_response, {"status": "ok", **self.info})
+        if path == "/_localcloud/calls":
+            with self.lock:
+                return self._json(start_response, {"calls": self.calls})
+        if path.startswith("/_localcloud/"):
+            return self._json(start_response, {"error": "not found"}, "404 Not Found")
+        if path.rstrip("/") == "/moto-api/reset" and method == "POST":
+            with self.reset_lock:
+                # Flask builds the whole response eagerly: the reset is done when this returns.
+                result = list(self.app(environ, start_response))
+                with self.lock:
+                    self.calls = 0
+                self.run_seeds()
+            return result
+        if not path.startswith("/moto-api") and path != "/favicon.ico":
+            with self.lock:
+                self.calls += 1
+        return self.app(environ, start_response)
+
+
+def build_app(disable: set[str]) -> LocalCloudApp:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from tests.localcloud import compat
+
+    patches, seeds = compat.select(disable)
+    for patch in patches:
+        patch.apply()
+    moto_app = DomainDispatcherApplication(create_backend_app)
+    moto_app.debug = True  # type: ignore[attr-defined]
+    app: Any = moto_app
+    for patch in patches:
+        if patch.wrap is not None:
+            app = patch.wrap(app)
+    info = {
+        "patches": [p.name for p in patches],
+        "seeds": [s.name for s in seeds],
+        "disabled": sorted(disable),
+        "pid": os.getpid(),
+    }
+    local = LocalCloudApp(app, seeds, info)
+    local.run_seeds()
+    return local
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.localcloud.serve")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--disable", default="", help="comma-separated compat patch/seed names to leave out")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("MOTO_PORT", str(args.port))
+
+    from werkzeug.serving import run_simple
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    from tests.localcloud import compat
+
+    disable = compat.disabled_from_env([n.strip() for n in args.disable.split(",") if n.strip()])
+    try:
+        app = build_app(disable)
+    except Exception:
+        traceback.print_exc()
+        sys.exit(3)
+    print(f"localcloud: patches={app.info['patches']} seeds={app.info['seeds']} disabled={sorted(disable)}", flush=True)
+
+    def _stop(signum: int, frame: Any) -> None:
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+
+
+if __name__ == "__main__":
+    main()

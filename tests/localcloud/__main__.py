@@ -4,6 +4,7 @@
     python -m tests.localcloud stop    --state-dir DIR
     python -m tests.localcloud status  --state-dir DIR
     python -m tests.localcloud summary --state-dir DIR [--region R]
+    python -m tests.localcloud patches [--update-readme]
 
 start runs the emulator detached, writes DIR/emulator.json (pid, port, endpoint) and
 DIR/emulator.log, creates DIR/ssh/id_ed25519{,.pub} for the local bastions if missing, and
@@ -172,16 +173,58 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+README = Path(__file__).resolve().parent / "README.md"
+TABLE_START = "<!-- compat-table:start (generated: python -m tests.localcloud patches --update-readme) -->"
+TABLE_END = "<!-- compat-table:end -->"
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def patches_table() -> str:
+    """The README's compat table, generated from the PATCHES metadata (one source of truth)."""
+    from tests.localcloud import compat
+
+    rows = ["| patch | API | what moto does | what AWS does | doc |", "|---|---|---|---|---|"]
+    for p in compat.all_patches():
+        rows.append(
+            f"| `{p.name}` ({p.module}) | {_cell(p.api)} | {_cell(p.moto_does)} | {_cell(p.aws_does)} | {_cell(p.doc)} |"
+        )
+    rows.append("")
+    rows.append("Seed data (loaded at start and after every reset):")
+    rows.append("")
+    for sd in compat.all_seeds():
+        rows.append(f"- `{sd.name}` ({sd.module}): {_cell(sd.doc)}")
+    return "\n".join(rows)
+
+
+def readme_with_table(text: str) -> str:
+    head, rest = text.split(TABLE_START, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    return f"{head}{TABLE_START}\n{patches_table()}\n{TABLE_END}{tail}"
+
+
+def cmd_patches(args: argparse.Namespace) -> int:
+    if args.update_readme:
+        README.write_text(readme_with_table(README.read_text()))
+    else:
+        print(patches_table())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.localcloud", description="Protea's local AWS emulator")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, fn in (("start", cmd_start), ("stop", cmd_stop), ("status", cmd_status), ("summary", cmd_summary)):
+    for name, fn in (("start", cmd_start), ("stop", cmd_stop), ("status", cmd_status), ("summary", cmd_summary), ("patches", cmd_patches)):
         p = sub.add_parser(name)
         p.add_argument("--state-dir", default=".localcloud")
         p.set_defaults(fn=fn)
         if name == "start":
             p.add_argument("--port", type=int, default=None)
             p.add_argument("--disable", default="", help="comma-separated compat patch names to leave out")
+        if name == "patches":
+            p.add_argument("--update-readme", action="store_true", help="rewrite the table in tests/localcloud/README.md")
         if name == "summary":
             p.add_argument("--region", default=DEFAULT_REGION)
             p.add_argument("--endpoint", default=None, help="summarise this endpoint instead of DIR's emulator")

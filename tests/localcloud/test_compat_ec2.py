@@ -46,3 +46,90 @@ def test_describe_tags_without_patch_is_moto_stock(emulator_factory):
     assert _tags(ec2, nat, "natgateway") == []
     assert [t["ResourceType"] for t in _tags(ec2, nat, "nat-gateway")] == ["nat-gateway"]
     assert _tags(ec2, eip, "elastic-ip") == []
+
+
+SG_DESC = "ec2-sg-rule-descriptions"
+
+
+def _sg_with_described_rules(emu):
+    ec2 = emu.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.31.0.0/16")["Vpc"]["VpcId"]
+    pl = ec2.describe_managed_prefix_lists(
+        Filters=[{"Name": "prefix-list-name", "Values": ["com.amazonaws.global.cloudfront.origin-facing"]}]
+    )["PrefixLists"][0]["PrefixListId"]
+    web = ec2.create_security_group(GroupName="web", Description="web", VpcId=vpc)["GroupId"]
+    alb = ec2.create_security_group(GroupName="alb", Description="alb", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=alb,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+             "PrefixListIds": [{"PrefixListId": pl, "Description": "CloudFront origin-facing"}]},
+        ],
+    )
+    ec2.authorize_security_group_ingress(
+        GroupId=web,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
+             "UserIdGroupPairs": [{"GroupId": alb, "Description": "from the ALB"}]},
+        ],
+    )
+    return ec2, pl, web, alb
+
+
+def test_sg_rule_descriptions_as_aws(clean_emulator):
+    ec2, pl, web, alb = _sg_with_described_rules(clean_emulator)
+    perms = ec2.describe_security_groups(GroupIds=[alb])["SecurityGroups"][0]["IpPermissions"]
+    assert perms[0]["PrefixListIds"] == [{"PrefixListId": pl, "Description": "CloudFront origin-facing"}]
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [web]}])["SecurityGroupRules"]
+    ingress = [r for r in rules if not r["IsEgress"]]
+    assert [(r["ReferencedGroupInfo"]["GroupId"], r.get("Description")) for r in ingress] == [(alb, "from the ALB")]
+    # Changing a prefix-list rule's description is reflected (UpdateSecurityGroupRuleDescriptionsIngress).
+    ec2.update_security_group_rule_descriptions_ingress(
+        GroupId=alb,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+                        "PrefixListIds": [{"PrefixListId": pl, "Description": "CF"}]}],
+    )
+    perms = ec2.describe_security_groups(GroupIds=[alb])["SecurityGroups"][0]["IpPermissions"]
+    assert perms[0]["PrefixListIds"] == [{"PrefixListId": pl, "Description": "CF"}]
+
+
+def test_sg_rule_descriptions_without_patch_is_moto_stock(emulator_factory):
+    ec2, pl, web, alb = _sg_with_described_rules(emulator_factory(disable=[SG_DESC]))
+    perms = ec2.describe_security_groups(GroupIds=[alb])["SecurityGroups"][0]["IpPermissions"]
+    assert perms[0]["PrefixListIds"] == [{"PrefixListId": pl}]
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [web]}])["SecurityGroupRules"]
+    assert [r.get("Description") for r in rules if not r["IsEgress"]] == [None]
+
+
+MD_MERGE = "ec2-metadata-options-merge"
+
+
+def _instance_with_imdsv2(emu):
+    from tests.localcloud.compat.ec2 import debian_ami_id
+
+    ec2 = emu.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.32.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.32.1.0/24")["Subnet"]["SubnetId"]
+    iid = ec2.run_instances(
+        ImageId=debian_ami_id("af-south-1"), MinCount=1, MaxCount=1, InstanceType="t3.micro", SubnetId=subnet,
+        MetadataOptions={"HttpTokens": "required", "HttpPutResponseHopLimit": 2, "HttpEndpoint": "enabled",
+                         "InstanceMetadataTags": "enabled"},
+    )["Instances"][0]["InstanceId"]
+    ec2.modify_instance_metadata_options(InstanceId=iid, HttpTokens="optional")
+    md = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["MetadataOptions"]
+    return md
+
+
+def test_modify_metadata_options_keeps_unspecified(clean_emulator):
+    md = _instance_with_imdsv2(clean_emulator)
+    assert md["HttpTokens"] == "optional"
+    assert md["HttpPutResponseHopLimit"] == 2
+    assert md["HttpEndpoint"] == "enabled"
+    assert md["InstanceMetadataTags"] == "enabled"
+
+
+def test_modify_metadata_options_without_patch_is_moto_stock(emulator_factory):
+    md = _instance_with_imdsv2(emulator_factory(disable=[MD_MERGE]))
+    assert md["HttpTokens"] == "optional"
+    assert md["HttpPutResponseHopLimit"] == 1
+    assert "InstanceMetadataTags" not in md

@@ -40,7 +40,7 @@ def test_call_counter_counts_aws_calls_only(clean_emulator):
     emu.client("sts").get_caller_identity()
     emu.client("ec2").describe_vpcs()
     # moto's own API and our /_localcloud routes are not AWS calls.
-    urllib.request.urlopen(f"{emu.endpoint}/moto-api/data.json", timeout=10).read()
+    urllib.request.urlopen(f"{emu.endpoint}/moto-api/config", timeout=10).read()
     emu.health()
     assert emu.call_count() == 2
     emu.reset()

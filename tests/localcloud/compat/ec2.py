@@ -27,6 +27,79 @@ def _apply_tag_resource_types() -> None:
     utils.EC2_PREFIX_TO_RESOURCE.update(_AWS_TAG_RESOURCE_TYPES)
 
 
+# --- Security group rules: prefix-list and group-pair descriptions ---------------------
+def _apply_sg_rule_descriptions() -> None:
+    import inspect
+
+    from moto.ec2.models import security_groups as sgm
+
+    rule_cls = sgm.SecurityGroupRule
+    init_sig = inspect.signature(rule_cls.__init__)
+    original_init = rule_cls.__init__
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        original_init(self, *args, **kwargs)
+        bound = init_sig.bind(self, *args, **kwargs)
+        self.prefix_list = dict(bound.arguments.get("prefix_list_id") or {})
+
+    def description(self):  # type: ignore[no-untyped-def]
+        for src in (self.ip_range, self.source_group, getattr(self, "prefix_list", {})):
+            if src.get("Description") is not None:
+                return src["Description"]
+        return None
+
+    rule_cls.__init__ = __init__  # type: ignore[method-assign]
+    rule_cls.description = property(description)  # type: ignore[assignment]
+
+    original_flatten = sgm.SecurityGroup._flattened_rules
+
+    def _flattened_rules(self, rules):  # type: ignore[no-untyped-def]
+        views = original_flatten(self, rules)
+        for view in views:
+            key = (view.from_port, view.to_port, view.ip_protocol)
+            view.prefix_list_ids = [
+                {k: v for k, v in r.prefix_list.items() if k in ("PrefixListId", "Description")}
+                for r in rules
+                if r.prefix_list_id and (r.from_port, r.to_port, r.ip_protocol) == key
+            ]
+        return views
+
+    sgm.SecurityGroup._flattened_rules = _flattened_rules  # type: ignore[method-assign]
+
+    original_update = sgm.SecurityGroupBackend._sg_update_description
+
+    def _sg_update_description(self, security_rule, rule):  # type: ignore[no-untyped-def]
+        original_update(self, security_rule, rule)
+        wanted = getattr(security_rule, "prefix_list", {})
+        if "Description" in wanted and rule.prefix_list_id == wanted.get("PrefixListId"):
+            rule.prefix_list["Description"] = wanted["Description"]
+
+    sgm.SecurityGroupBackend._sg_update_description = _sg_update_description  # type: ignore[method-assign]
+
+
+# --- ModifyInstanceMetadataOptions keeps what it is not told to change -------------------
+def _apply_metadata_options_merge() -> None:
+    from moto.ec2.models import instances as im
+
+    original = im.InstanceBackend.modify_instance_metadata_options
+
+    def modify_instance_metadata_options(self, instance_id, **kwargs):  # type: ignore[no-untyped-def]
+        current = self.get_instance(instance_id).metadata_options
+        keep = {
+            "http_tokens": current.http_tokens,
+            "hop_limit": current.http_put_response_hop_limit,
+            "http_endpoint": current.http_endpoint,
+            "http_protocol": current.http_protocol_ipv6,
+            "metadata_tags": current.instance_metadata_tags,
+        }
+        for key, value in keep.items():
+            if kwargs.get(key) is None:
+                kwargs[key] = value
+        return original(self, instance_id, **kwargs)
+
+    im.InstanceBackend.modify_instance_metadata_options = modify_instance_metadata_options  # type: ignore[method-assign]
+
+
 # --- Debian 12 AMI seed ------------------------------------------------------------------
 DEBIAN_OWNER = "136693071363"  # Debian's AWS account (https://wiki.debian.org/Cloud/AmazonEC2Image)
 DEBIAN_AMI_NAME = "debian-12-amd64-20260101-0000"
@@ -91,6 +164,31 @@ PATCHES = [
         doc="Amazon EC2 API Reference, DescribeTags (filter resource-type): "
         "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeTags.html",
         apply=_apply_tag_resource_types,
+    ),
+    Patch(
+        name="ec2-sg-rule-descriptions",
+        api="ec2:DescribeSecurityGroups, ec2:DescribeSecurityGroupRules, "
+        "ec2:UpdateSecurityGroupRuleDescriptionsIngress/Egress",
+        moto_does="Drops the Description of prefix-list rules (PrefixListIds[].Description) and of "
+        "group-reference rules in DescribeSecurityGroupRules; ec2_security_group then sees a "
+        "changed rule on every run.",
+        aws_does="Returns each rule's Description: PrefixListId{Description} in IpPermissions, "
+        "Description on every SecurityGroupRule.",
+        doc="Amazon EC2 API Reference, PrefixListId and SecurityGroupRule data types: "
+        "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_PrefixListId.html, "
+        "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_SecurityGroupRule.html",
+        apply=_apply_sg_rule_descriptions,
+    ),
+    Patch(
+        name="ec2-metadata-options-merge",
+        api="ec2:ModifyInstanceMetadataOptions",
+        moto_does="Replaces all metadata options with the ones in the request: the hop limit falls "
+        "back to 1 and HttpEndpoint/HttpProtocolIpv6/InstanceMetadataTags disappear.",
+        aws_does="Changes only the options given; for each one not specified \"the existing state "
+        "is maintained\".",
+        doc="Amazon EC2 API Reference, ModifyInstanceMetadataOptions: "
+        "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyInstanceMetadataOptions.html",
+        apply=_apply_metadata_options_merge,
     ),
 ]
 

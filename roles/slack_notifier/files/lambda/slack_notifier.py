@@ -3,8 +3,8 @@
 Runtime: AWS Lambda Python 3.12 (standard library + the boto3 the runtime ships).
 
 * The webhook URL is a secret: it is read from the SSM SecureString named by the
-  SLACK_WEBHOOK_PARAMETER environment variable, once per container (module cache), and
-  never logged. Only the parameter's *name* is in the function's configuration.
+  SLACK_WEBHOOK_PARAMETER environment variable (in SLACK_WEBHOOK_PARAMETER_REGION, default
+  the function's region), once per container (module cache), and never logged. Only the parameter's *name* is in the function's configuration.
 * Messages are rendered with Slack Block Kit inside a coloured attachment (the colour
   bar is the only way Slack colours a message) plus a plain ``text`` fallback that
   notifications and screen readers use.
@@ -71,7 +71,10 @@ def _webhook_url() -> str:
         import boto3  # imported lazily: the formatters need no AWS SDK
 
         name = os.environ["SLACK_WEBHOOK_PARAMETER"]
-        answer = boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)
+        # The copy of this function in us-east-1 (CloudFront alarms) reads the one parameter
+        # kept in the platform's region.
+        region = os.environ.get("SLACK_WEBHOOK_PARAMETER_REGION") or None
+        answer = boto3.client("ssm", region_name=region).get_parameter(Name=name, WithDecryption=True)
         _webhook_url_cache = answer["Parameter"]["Value"]
     return _webhook_url_cache
 

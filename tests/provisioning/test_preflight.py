@@ -1,0 +1,201 @@
+"""Preflight through the real provisioning entry (playbooks/provision.yml).
+
+Every bad configuration must stop the run before any AWS call, with a message that
+names the variable and the fix; the emulator's call counter proves "before any AWS
+call" (without preflight, the vpc role would call EC2 first thing).
+
+The runs are independent ansible-playbook processes, so they run a few at a time
+(no pytest-xdist needed). The counter is read before and after the whole batch:
+an unchanged total means no single run made an AWS call.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import pytest
+
+from tests.helpers import PlaybookRun, run_playbook
+
+pytestmark = pytest.mark.emulator
+
+PROVISION = "playbooks/provision.yml"
+NETWORK_TIER = "playbooks/network.yml"
+FIX_WHERE = "in inventories/<env>/group_vars/all"
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    extra_vars: dict
+    expect: tuple[str, ...]  # substrings of the failure: the variable, its value, the fix
+    problems: int = 1  # how many problems the run must report: no collateral findings
+    tags: str | None = None
+    check: bool = False
+
+
+CASES = [
+    Case("vpc_cidr_invalid", {"vpc_cidr": "10.0.0.0/33"},
+         ("vpc_cidr '10.0.0.0/33' is not a valid IPv4 CIDR: set vpc_cidr to a private range such as 10.20.0.0/16 " + FIX_WHERE,)),
+    Case("vpc_cidr_host_bits", {"vpc_cidr": "10.20.1.0/16"},
+         ("vpc_cidr '10.20.1.0/16' is not a valid IPv4 CIDR (host bits set: did you mean 10.20.0.0/16?)",)),
+    Case("vpc_cidr_public_range", {"vpc_cidr": "100.64.0.0/16"},
+         ("vpc_cidr '100.64.0.0/16' is not a private (RFC 1918) range",
+          "set vpc_cidr inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16")),
+    Case("vpc_cidr_28_too_small", {"vpc_cidr": "10.20.0.0/28"},
+         ("vpc_cidr '10.20.0.0/28' has prefix /28: set vpc_cidr to a prefix between /16 and /24",
+          "vpc_cidr '10.20.0.0/28' is too small for the subnet plan"), problems=2),
+    Case("vpc_cidr_24_with_20_subnets", {"vpc_cidr": "10.20.0.0/24"},
+         ("vpc_cidr '10.20.0.0/24' is too small for the subnet plan: public subnets come from its first half",
+          "set vpc_cidr to /18 or larger (e.g. 10.20.0.0/16) or vpc_subnet_prefix to 26..28")),
+    Case("plan_three_azs_in_18", {"vpc_cidr": "10.20.0.0/18", "vpc_azs": ["af-south-1a", "af-south-1b", "af-south-1c"]},
+         ("vpc_cidr '10.20.0.0/18' is too small for the subnet plan",
+          "3 AZs need 3 such subnets per half; set vpc_cidr to /17 or larger (e.g. 10.20.0.0/16) or vpc_subnet_prefix to 21..28")),
+    Case("subnet_prefix_29", {"vpc_subnet_prefix": 29},
+         ("vpc_subnet_prefix '29' is not usable: set vpc_subnet_prefix to a whole number no larger than 28",)),
+    Case("overlap_on_prem", {"protea_on_prem_cidrs": ["192.168.0.0/16", "10.0.0.0/8"]},
+         ('vpc_cidr \'10.20.0.0/16\' overlaps protea_on_prem_cidrs ["10.0.0.0/8"]',
+          "set vpc_cidr to a private range that overlaps no on-premises range")),
+    Case("overlap_peered", {"protea_peered_cidrs": ["10.30.0.0/16", "10.20.128.0/17"]},
+         ('vpc_cidr \'10.20.0.0/16\' overlaps protea_peered_cidrs ["10.20.128.0/17"]',
+          "set vpc_cidr to a private range that overlaps no peered VPC")),
+    Case("on_prem_invalid", {"protea_on_prem_cidrs": ["192.168.0.0/16", "192.168.1"]},
+         ('protea_on_prem_cidrs has invalid CIDRs ["192.168.1"]: set protea_on_prem_cidrs to a list of IPv4 networks',)),
+    Case("peered_invalid", {"protea_peered_cidrs": ["10.30.0.0/33"]},
+         ('protea_peered_cidrs has invalid CIDRs ["10.30.0.0/33"]: set protea_peered_cidrs to a list of IPv4 networks',)),
+    Case("one_az", {"vpc_azs": ["af-south-1a"]},
+         ('vpc_azs ["af-south-1a"] names fewer than two distinct AZs: set vpc_azs to at least two AZs of protea_region',)),
+    Case("duplicate_azs", {"vpc_azs": ["af-south-1a", "af-south-1b", "af-south-1a"]},
+         ('vpc_azs repeats ["af-south-1a"]: list each AZ once in vpc_azs',)),
+    Case("az_of_other_region", {"vpc_azs": ["af-south-1a", "eu-west-1b"]},
+         ("vpc_azs [\"eu-west-1b\"] are not AZs of protea_region 'af-south-1': set vpc_azs to names of the form af-south-1a",)),
+    Case("unknown_region", {"protea_region": "af-south1"},
+         ("protea_region 'af-south1' is not a known AWS region (did you mean af-south-1?): set protea_region",)),
+    Case("bad_environment_name", {"protea_environment": "Prod_1"},
+         ("protea_environment 'Prod_1' is not a valid name: set protea_environment to 2-10 lower-case letters",)),
+    Case("environment_too_long", {"protea_environment": "production-eu"},
+         ("protea_environment 'production-eu' is not a valid name", "32-character ALB")),
+    Case("bad_project_name", {"protea_project": "-shopper"},
+         ("protea_project '-shopper' is not a valid name: set protea_project to 2-16 lower-case letters",)),
+    # 0.0.0.0/0, ::/0 and anything shorter than /8: the message says why (brute force).
+    Case("admin_cidr_open_world", {"bastion_admin_cidrs": ["196.25.1.0/28", "0.0.0.0/0", "::/0", "64.0.0.0/2"]},
+         ("open SSH to (a large part of) the whole internet",
+          "set bastion_admin_cidrs to your office/VPN ranges only, each /8 or narrower",
+          "draws constant brute-force attempts")),
+    Case("admin_cidrs_empty", {"bastion_admin_cidrs": []},
+         ("bastion_admin_cidrs is empty or not a list ([]): set bastion_admin_cidrs to the office/VPN ranges",)),
+    Case("admin_cidr_without_prefix", {"bastion_admin_cidrs": ["196.25.1.10"]},
+         ('bastion_admin_cidrs has invalid CIDRs ["196.25.1.10"]', "or one address as 196.25.1.10/32")),
+    Case("missing_domain", {"protea_domain": ""},
+         ("protea_domain is not set: set protea_domain to the site's DNS name, e.g. shop.example.co.za",)),
+    Case("bad_domain", {"protea_domain": "shop..example.com"},
+         ("protea_domain 'shop..example.com' is not a valid DNS name: set protea_domain to",)),
+    Case("no_alert_email", {"protea_alert_emails": []},
+         ("protea_alert_emails is empty or not a list ([]): set protea_alert_emails to a list of at least one",)),
+    Case("bad_alert_email", {"protea_alert_emails": ["ops@shopper.example.com", "ops.example.com"]},
+         ('protea_alert_emails has invalid addresses ["ops.example.com"]',)),
+    Case("weak_secret_length", {"protea_secret_length": 16},
+         ("protea_secret_length '16' is outside the secret policy: set protea_secret_length to a whole number from 20 to 41",)),
+    Case("bad_nat_mode", {"vpc_nat_gateway_mode": "per-az"},
+         ("vpc_nat_gateway_mode 'per-az' is not one of per_az, single: set vpc_nat_gateway_mode to per_az",)),
+    Case("bastion_count_zero", {"bastion_count": 0},
+         ("bastion_count '0' is not a whole number of at least 1: set bastion_count to 1 or more",)),
+    # Preflight is tagged `always`: it still guards a run limited to another role...
+    Case("under_tags_vpc", {"vpc_cidr": "8.8.0.0/16"},
+         ("vpc_cidr '8.8.0.0/16' is not a private (RFC 1918) range",), tags="vpc"),
+    # ... and a dry run.
+    Case("in_check_mode", {"protea_domain": "shop_example"},
+         ("protea_domain 'shop_example' is not a valid DNS name",), check=True),
+]
+
+MULTI = {
+    "protea_environment": "Prod",
+    "vpc_cidr": "8.8.0.0/16",
+    "vpc_azs": ["af-south-1a"],
+    "bastion_admin_cidrs": ["0.0.0.0/0"],
+    "protea_alert_emails": [],
+    "protea_secret_length": 8,
+}
+MULTI_EXPECT = (
+    "protea_environment 'Prod' is not a valid name",
+    "vpc_cidr '8.8.0.0/16' is not a private (RFC 1918) range",
+    'vpc_azs ["af-south-1a"] names fewer than two distinct AZs',
+    'bastion_admin_cidrs ["0.0.0.0/0"] open SSH to',
+    "protea_alert_emails is empty or not a list",
+    "protea_secret_length '8' is outside the secret policy",
+)
+
+
+def flat(text: str) -> str:
+    """Output with whitespace collapsed: the callback may wrap long messages."""
+    return " ".join(text.split())
+
+
+@dataclass
+class Batch:
+    runs: dict[str, PlaybookRun] = field(default_factory=dict)
+    aws_calls: int = -1
+
+
+@pytest.fixture(scope="module")
+def batch(emulator) -> Batch:
+    """Every bad-input run (and the multi-error run), a few in parallel."""
+    jobs = {c.id: dict(extra_vars=c.extra_vars, tags=c.tags, check=c.check) for c in CASES}
+    jobs["multi"] = dict(extra_vars=MULTI, tags=None, check=False)
+    before = emulator.call_count()
+    with ThreadPoolExecutor(max_workers=min(4, (os.cpu_count() or 1) + 1)) as pool:
+        futures = {name: pool.submit(run_playbook, PROVISION, endpoint=emulator.endpoint, timeout=300, **kw)
+                   for name, kw in jobs.items()}
+        runs = {name: f.result() for name, f in futures.items()}
+    return Batch(runs=runs, aws_calls=emulator.call_count() - before)
+
+
+def test_every_wide_admin_cidr_is_named(batch: Batch):
+    out = flat(batch.runs["admin_cidr_open_world"].stdout)
+    named = out.split("bastion_admin_cidrs [", 1)[1].split("]", 1)[0]
+    assert sorted(named.replace('"', "").split(", ")) == ["0.0.0.0/0", "64.0.0.0/2", "::/0"]
+
+
+def assert_preflight_failure(run: PlaybookRun, expect: tuple[str, ...], problems: int) -> None:
+    out = flat(run.stdout + run.stderr)
+    assert run.rc != 0, run.explain()
+    assert f"Preflight found {problems} configuration problem(s); no AWS call was made." in out, run.explain()
+    for text in expect:
+        assert flat(text) in out, f"missing: {text!r}\n{run.explain()}"
+    # The run stopped at preflight's report: one failed task, nothing after it.
+    assert run.recap["localhost"]["failed"] == 1, run.explain()
+    assert "TASK [protea.platform.vpc" not in run.stdout, run.explain()
+
+
+def test_case_table_is_large_enough():
+    assert len(CASES) >= 20
+    assert len({c.id for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_bad_input_fails_before_any_aws_call(batch: Batch, case: Case):
+    assert_preflight_failure(batch.runs[case.id], case.expect, case.problems)
+    assert batch.aws_calls == 0, f"the emulator received {batch.aws_calls} AWS call(s) during the bad-input runs"
+
+
+def test_all_problems_reported_in_one_failure(batch: Batch):
+    run = batch.runs["multi"]
+    assert_preflight_failure(run, MULTI_EXPECT, len(MULTI_EXPECT))
+    assert batch.aws_calls == 0
+
+
+def test_local_inventory_defaults_pass(emulator):
+    """The local inventory as shipped passes every check.
+
+    Run through the network tier playbook, provision.yml's first import, so the tier
+    roles' defaults are loaded exactly as in a full run; --tags preflight keeps the AWS
+    roles out (provision.yml --tags preflight would also run later tiers' always-tagged
+    lookups of the network, which need a provisioned VPC).
+    """
+    before = emulator.call_count()
+    run = run_playbook(NETWORK_TIER, endpoint=emulator.endpoint, tags="preflight", timeout=300)
+    assert run.rc == 0, run.explain()
+    assert "Preflight passed: common, network checks found no problem." in run.stdout, run.explain()
+    assert run.failed == 0 and run.changed == 0, run.explain()
+    assert emulator.call_count() == before

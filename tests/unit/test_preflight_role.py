@@ -1,0 +1,97 @@
+"""The preflight role's mechanics, on the control node only (no emulator, no AWS):
+validate once per run, select check files with preflight_checks, name unknown ones,
+and keep the README's table of checks complete.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers import REPO, run_playbook
+
+ROLE = REPO / "roles" / "preflight"
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def write_play(tmp_path: Path, plays: int, **role_vars) -> str:
+    """A playbook of `plays` plays on the control node, each starting with preflight (as tier playbooks do)."""
+    entry = {"role": "protea.platform.preflight", **role_vars}
+    doc = [{"name": f"Tier {i}", "hosts": "control", "gather_facts": False, "roles": [entry]} for i in range(1, plays + 1)]
+    path = tmp_path / "tiers.yml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return str(path)
+
+
+def check_runs(stdout: str, name: str) -> int:
+    """How many times a check file's task actually ran (ok/failed lines after its TASK header)."""
+    blocks = re.split(r"^TASK \[", stdout, flags=re.M)
+    return sum(1 for b in blocks if b.startswith(f"protea.platform.preflight : {name} |") and re.search(r"^(ok|fatal):", b, re.M))
+
+
+def test_validates_once_per_run(tmp_path):
+    run = run_playbook(write_play(tmp_path, plays=3))
+    assert run.rc == 0, run.explain()
+    assert check_runs(run.stdout, "Common") == 1, run.explain()
+    assert check_runs(run.stdout, "Network") == 1, run.explain()
+    assert run.stdout.count("Preflight passed: common, network checks found no problem.") == 1
+    assert run.stdout.count("Preflight already passed in this run for common, network: skipping.") == 2
+
+
+def test_a_failure_is_not_remembered_as_validated(tmp_path):
+    # First tier fails: the run stops there, so no later tier runs unvalidated.
+    run = run_playbook(write_play(tmp_path, plays=2), extra_vars={"protea_domain": "bad_domain"})
+    assert run.rc != 0
+    assert "PLAY [Tier 2]" not in run.stdout, run.explain()
+
+
+def test_preflight_checks_selects_check_files(tmp_path):
+    bad = {"protea_domain": "", "vpc_cidr": "8.8.0.0/16"}
+    run = run_playbook(write_play(tmp_path, plays=1, preflight_checks=["common"]), extra_vars=bad)
+    out = flat(run.stdout)
+    assert run.rc != 0
+    assert "Preflight found 1 configuration problem(s)" in out, run.explain()
+    assert "protea_domain is not set" in out
+    assert "vpc_cidr" not in out  # network.yml was not selected
+    assert check_runs(run.stdout, "Network") == 0
+
+
+def test_unknown_check_name_is_reported_with_the_rest(tmp_path):
+    run = run_playbook(write_play(tmp_path, plays=1, preflight_checks=["common", "nosuch"]),
+                       extra_vars={"protea_alert_emails": []})
+    out = flat(run.stdout)
+    assert run.rc != 0
+    assert "Preflight found 2 configuration problem(s)" in out, run.explain()
+    assert 'preflight_checks names ["nosuch"] but the preflight role has no such check file' in out
+    assert "protea_alert_emails is empty" in out
+
+
+def _checks() -> list[tuple[str, str]]:
+    """(check file, variable named first in the message) for every check the role ships."""
+    found = []
+    for path in sorted((ROLE / "tasks").glob("*.yml")):
+        for task in yaml.safe_load(path.read_text()) or []:
+            for check in (task.get("vars") or {}).get("__preflight_checks", []):
+                found.append((path.stem, check["msg"].split()[0]))
+    return found
+
+
+def test_every_check_is_documented():
+    checks = _checks()
+    assert len(checks) >= 20
+    readme = (ROLE / "README.md").read_text()
+    table = [line for line in readme.splitlines() if line.startswith("|")]
+    for stem, variable in checks:
+        assert any(f"`{variable}`" in row and f"{stem}.yml" in row for row in table), (stem, variable)
+
+
+@pytest.mark.parametrize("path", sorted((ROLE / "tasks").glob("*.yml")), ids=lambda p: p.name)
+def test_no_aws_call_in_the_role(path):
+    """Preflight must run before any AWS call: no AWS module, no AWS lookup."""
+    text = path.read_text()
+    assert not re.search(r"amazon\.aws|community\.aws|aws_\w+|boto", text), path

@@ -133,3 +133,85 @@ def test_modify_metadata_options_without_patch_is_moto_stock(emulator_factory):
     assert md["HttpTokens"] == "optional"
     assert md["HttpPutResponseHopLimit"] == 1
     assert "InstanceMetadataTags" not in md
+
+
+SNAP_TAGS = "ec2-create-image-snapshot-tags"
+AMI_DUP = "ec2-create-image-duplicate-name"
+LT_TAGS = "ec2-launch-template-tag-specs"
+
+
+def _builder(emu):
+    from tests.localcloud.compat.ec2 import debian_ami_id
+
+    ec2 = emu.client("ec2")
+    iid = ec2.run_instances(ImageId=debian_ami_id("af-south-1"), MinCount=1, MaxCount=1, InstanceType="t3.micro")[
+        "Instances"
+    ][0]["InstanceId"]
+    return ec2, iid
+
+
+def _create_image(ec2, iid, name):
+    return ec2.create_image(
+        InstanceId=iid,
+        Name=name,
+        TagSpecifications=[
+            {"ResourceType": "image", "Tags": [{"Key": "Role", "Value": "web"}]},
+            {"ResourceType": "snapshot", "Tags": [{"Key": "Role", "Value": "web-root"}]},
+        ],
+    )["ImageId"]
+
+
+def test_create_image_tags_snapshots_and_rejects_duplicate_names(clean_emulator):
+    ec2, iid = _builder(clean_emulator)
+    ami_id = _create_image(ec2, iid, "web-1")
+    image = ec2.describe_images(ImageIds=[ami_id])["Images"][0]
+    assert image["Tags"] == [{"Key": "Role", "Value": "web"}]
+    snap_id = image["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]
+    snap = ec2.describe_snapshots(SnapshotIds=[snap_id])["Snapshots"][0]
+    assert snap["Tags"] == [{"Key": "Role", "Value": "web-root"}]
+    with pytest.raises(ec2.exceptions.ClientError) as err:
+        ec2.create_image(InstanceId=iid, Name="web-1")
+    assert err.value.response["Error"]["Code"] == "InvalidAMIName.Duplicate"
+
+
+def test_create_image_without_patches_is_moto_stock(emulator_factory):
+    import botocore.parsers
+
+    ec2, iid = _builder(emulator_factory(disable=[SNAP_TAGS, AMI_DUP]))
+    with pytest.raises(botocore.parsers.ResponseParserError):  # moto: NotImplementedError -> HTML 500
+        _create_image(ec2, iid, "web-1")
+    first = ec2.create_image(InstanceId=iid, Name="web-2")["ImageId"]
+    second = ec2.create_image(InstanceId=iid, Name="web-2")["ImageId"]
+    assert first != second
+
+
+def _template_with_tags(emu):
+    ec2 = emu.client("ec2")
+    ec2.create_launch_template(
+        LaunchTemplateName="web",
+        LaunchTemplateData={
+            "InstanceType": "t3.micro",
+            "TagSpecifications": [{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "web"}]}],
+        },
+        TagSpecifications=[{"ResourceType": "launch-template", "Tags": [{"Key": "Component", "Value": "asg"}]}],
+    )
+    tmpl = ec2.describe_launch_templates(LaunchTemplateNames=["web"])["LaunchTemplates"][0]
+    data = ec2.describe_launch_template_versions(LaunchTemplateName="web")["LaunchTemplateVersions"][0][
+        "LaunchTemplateData"
+    ]
+    return tmpl, data
+
+
+def test_launch_template_tags_stay_on_the_template(clean_emulator):
+    tmpl, data = _template_with_tags(clean_emulator)
+    assert tmpl["Tags"] == [{"Key": "Component", "Value": "asg"}]
+    assert data["TagSpecifications"] == [
+        {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "web"}]}
+    ]
+
+
+def test_launch_template_tags_without_patch_is_moto_stock(emulator_factory):
+    tmpl, data = _template_with_tags(emulator_factory(disable=[LT_TAGS]))
+    assert {"ResourceType": "launch-template", "Tags": [{"Key": "Component", "Value": "asg"}]} in data[
+        "TagSpecifications"
+    ]

@@ -100,6 +100,64 @@ def _apply_metadata_options_merge() -> None:
     im.InstanceBackend.modify_instance_metadata_options = modify_instance_metadata_options  # type: ignore[method-assign]
 
 
+# --- CreateImage: snapshot tags, duplicate names -----------------------------------------
+def _apply_create_image_snapshot_tags() -> None:
+    from moto.ec2.models.amis import AmiBackend
+
+    original = AmiBackend.create_image
+
+    def create_image(self, instance_id, name, description, tag_specifications):  # type: ignore[no-untyped-def]
+        snapshot_tags = [
+            tag for spec in tag_specifications or [] if spec.get("ResourceType") == "snapshot"
+            for tag in spec.get("Tags", [])
+        ]
+        others = [spec for spec in tag_specifications or [] if spec.get("ResourceType") != "snapshot"]
+        ami = original(self, instance_id, name, description, others)
+        for tag in snapshot_tags:
+            # "The same tag is applied to all of the snapshots that are created."
+            ami.ebs_snapshot.add_tag(tag["Key"], tag["Value"])
+        return ami
+
+    AmiBackend.create_image = create_image  # type: ignore[method-assign]
+
+
+def _apply_create_image_duplicate_name() -> None:
+    from moto.ec2.exceptions import EC2ClientError
+    from moto.ec2.models.amis import AmiBackend
+
+    original = AmiBackend.create_image
+
+    def create_image(self, instance_id, name, description, tag_specifications):  # type: ignore[no-untyped-def]
+        if any(a.name == name and a.owner_id == self.account_id for a in self.amis.values()):
+            raise EC2ClientError("InvalidAMIName.Duplicate", f"AMI name {name} is already in use by AMI")
+        return original(self, instance_id, name, description, tag_specifications)
+
+    AmiBackend.create_image = create_image  # type: ignore[method-assign]
+
+
+# --- CreateLaunchTemplate: top-level tags tag the template only ---------------------------
+def _apply_launch_template_tags() -> None:
+    from moto.ec2.responses.launch_templates import LaunchTemplates
+
+    original = LaunchTemplates.create_launch_template
+
+    def create_launch_template(self):  # type: ignore[no-untyped-def]
+        # moto appends the request's top-level TagSpecifications (ResourceType launch-template)
+        # to LaunchTemplateData.TagSpecifications; hide them from that copy only.
+        data = self._get_param("LaunchTemplateData", {}) or {}
+        wanted = list(data.get("TagSpecifications") or [])
+        result = original(self)
+        template = self.ec2_backend.get_launch_template_by_name(self._get_param("LaunchTemplateName"))
+        version = template.default_version()
+        if wanted:
+            version.data["TagSpecifications"] = wanted
+        else:
+            version.data.pop("TagSpecifications", None)
+        return result
+
+    LaunchTemplates.create_launch_template = create_launch_template  # type: ignore[method-assign]
+
+
 # --- Debian 12 AMI seed ------------------------------------------------------------------
 DEBIAN_OWNER = "136693071363"  # Debian's AWS account (https://wiki.debian.org/Cloud/AmazonEC2Image)
 DEBIAN_AMI_NAME = "debian-12-amd64-20260101-0000"
@@ -189,6 +247,37 @@ PATCHES = [
         doc="Amazon EC2 API Reference, ModifyInstanceMetadataOptions: "
         "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyInstanceMetadataOptions.html",
         apply=_apply_metadata_options_merge,
+    ),
+    Patch(
+        name="ec2-create-image-snapshot-tags",
+        api="ec2:CreateImage (TagSpecifications ResourceType=snapshot)",
+        moto_does="Raises NotImplementedError for snapshot tag specifications (HTTP 500, \"invalid XML\"); "
+        "amazon.aws.ec2_ami with tags fails.",
+        aws_does="Tags the AMI (ResourceType image) and every snapshot it creates (ResourceType snapshot).",
+        doc="Amazon EC2 API Reference, CreateImage (TagSpecifications): "
+        "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html",
+        apply=_apply_create_image_snapshot_tags,
+    ),
+    Patch(
+        name="ec2-create-image-duplicate-name",
+        api="ec2:CreateImage",
+        moto_does="Creates a second AMI with a name the account already uses in the region.",
+        aws_does="Fails with InvalidAMIName.Duplicate: AMI names are unique per account and region.",
+        doc="Amazon EC2 API Reference, Error codes (InvalidAMIName.Duplicate): "
+        "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html",
+        apply=_apply_create_image_duplicate_name,
+    ),
+    Patch(
+        name="ec2-launch-template-tag-specs",
+        api="ec2:CreateLaunchTemplate, DescribeLaunchTemplateVersions",
+        moto_does="Copies the request's top-level TagSpecifications (the template's own tags) into "
+        "LaunchTemplateData.TagSpecifications, so ec2_launch_template sees a changed template and "
+        "creates a new version on every run.",
+        aws_does="Top-level TagSpecifications tag the launch template; LaunchTemplateData keeps only the "
+        "tag specifications given inside it (for instances, volumes, ...).",
+        doc="Amazon EC2 API Reference, CreateLaunchTemplate (TagSpecifications): "
+        "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateLaunchTemplate.html",
+        apply=_apply_launch_template_tags,
     ),
 ]
 

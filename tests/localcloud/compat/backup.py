@@ -1,0 +1,212 @@
+"""AWS Backup: vault lookups, vault notifications and backup selections as AWS serves them."""
+from __future__ import annotations
+
+import json
+
+from . import Patch
+
+_JSON = {"Content-Type": "application/json"}
+_NOTIFICATIONS = "{0}/backup-vaults/(?P<name>[^/]+)/notification-configuration$"
+# Every event type PutBackupVaultNotifications accepts (API reference, BackupVaultEvents).
+_EVENTS = {
+    "BACKUP_JOB_STARTED", "BACKUP_JOB_COMPLETED", "BACKUP_JOB_SUCCESSFUL", "BACKUP_JOB_FAILED",
+    "BACKUP_JOB_EXPIRED", "RESTORE_JOB_STARTED", "RESTORE_JOB_COMPLETED", "RESTORE_JOB_SUCCESSFUL",
+    "RESTORE_JOB_FAILED", "COPY_JOB_STARTED", "COPY_JOB_SUCCESSFUL", "COPY_JOB_FAILED",
+    "RECOVERY_POINT_MODIFIED", "BACKUP_PLAN_CREATED", "BACKUP_PLAN_MODIFIED", "S3_BACKUP_OBJECT_FAILED",
+    "S3_RESTORE_OBJECT_FAILED", "CONTINUOUS_BACKUP_INTERRUPTED", "RECOVERY_POINT_INDEX_COMPLETED",
+    "RECOVERY_POINT_INDEX_DELETED", "RECOVERY_POINT_INDEXING_FAILED",
+}
+
+
+def _access_denied(name: str):
+    from moto.core.exceptions import JsonRESTError
+
+    err = JsonRESTError("AccessDeniedException", f"Insufficient privileges to perform this action on vault {name}")
+    err.code = 403
+    return err
+
+
+def _apply_vault_access_denied():
+    from moto.backup.models import BackupBackend
+
+    def describe_backup_vault(self, backup_vault_name):
+        if backup_vault_name not in self.vaults:
+            raise _access_denied(backup_vault_name)
+        return self.vaults[backup_vault_name]
+
+    BackupBackend.describe_backup_vault = describe_backup_vault
+
+
+def _apply_vault_notifications():
+    from moto.backup import urls
+    from moto.backup.responses import BackupResponse
+    from moto.core.exceptions import JsonRESTError
+
+    def _vault(self):
+        name = self._get_param("BackupVaultName") or self.path.split("/backup-vaults/", 1)[1].split("/", 1)[0]
+        return self.backup_backend.describe_backup_vault(name)
+
+    def put_backup_vault_notifications(self):
+        vault = _vault(self)
+        events = self._get_param("BackupVaultEvents") or []
+        topic = self._get_param("SNSTopicArn")
+        bad = [e for e in events if e not in _EVENTS]
+        if bad or not topic or not events:
+            raise JsonRESTError("InvalidParameterValueException", f"Invalid BackupVaultEvents or SNSTopicArn: {bad}")
+        vault.protea_notifications = {"SNSTopicArn": topic, "BackupVaultEvents": list(events)}
+        return "", _JSON
+
+    def get_backup_vault_notifications(self):
+        vault = _vault(self)
+        conf = getattr(vault, "protea_notifications", None)
+        if not conf:
+            # AWS: a vault without a notification configuration answers ResourceNotFoundException.
+            raise JsonRESTError("ResourceNotFoundException", f"Vault {vault.backup_vault_name} has no notifications")
+        body = {"BackupVaultName": vault.backup_vault_name, "BackupVaultArn": vault.backup_vault_arn, **conf}
+        return json.dumps(body), _JSON
+
+    def delete_backup_vault_notifications(self):
+        vault = _vault(self)
+        vault.protea_notifications = None
+        return "", _JSON
+
+    BackupResponse.put_backup_vault_notifications = put_backup_vault_notifications
+    BackupResponse.get_backup_vault_notifications = get_backup_vault_notifications
+    BackupResponse.delete_backup_vault_notifications = delete_backup_vault_notifications
+    # Before the generic /backup-vaults/<name> route would, so insert at the front.
+    items = list(urls.url_paths.items())
+    urls.url_paths.clear()
+    urls.url_paths[_NOTIFICATIONS] = urls.response.dispatch
+    urls.url_paths.update(items)
+
+
+_NO_CONDITIONS = {"StringEquals": [], "StringLike": [], "StringNotEquals": [], "StringNotLike": []}
+
+
+def _apply_selections():
+    from moto.backup.models import BackupBackend
+    from moto.backup.responses import BackupResponse
+    from moto.core.exceptions import JsonRESTError
+    from moto.core.utils import unix_time
+    from moto.moto_api._internal import mock_random
+
+    def _not_found(msg):
+        return JsonRESTError("ResourceNotFoundException", msg)
+
+    def _ids(self):
+        # /backup/plans/{BackupPlanId}/selections/[{SelectionId}]
+        parts = self.path.split("?", 1)[0].strip("/").split("/")
+        plan_id = parts[2]
+        sel_id = parts[4] if len(parts) > 4 and parts[4] else None
+        return plan_id, sel_id
+
+    def _plan(backend, plan_id):
+        plan = backend.plans.get(plan_id)
+        if plan is None or plan.deletion_date is not None:
+            raise _not_found(f"Backup plan {plan_id} not found")
+        return plan
+
+    def _selections(backend):
+        if not hasattr(backend, "protea_selections"):
+            backend.protea_selections = {}
+        return backend.protea_selections
+
+    def create_backup_selection(self):
+        plan_id, _ = _ids(self)
+        backend = self.backup_backend
+        _plan(backend, plan_id)
+        sel = dict(self._get_param("BackupSelection") or {})
+        if not sel.get("SelectionName") or not sel.get("IamRoleArn"):
+            raise JsonRESTError("InvalidParameterValueException", "SelectionName and IamRoleArn are required")
+        # AWS echoes Conditions with its four (empty) operators when none were given.
+        sel["Conditions"] = {**_NO_CONDITIONS, **(sel.get("Conditions") or {})}
+        record = {
+            "SelectionId": str(mock_random.uuid4()),
+            "BackupPlanId": plan_id,
+            "CreationDate": unix_time(),
+            "CreatorRequestId": self._get_param("CreatorRequestId") or "",
+            "BackupSelection": sel,
+        }
+        _selections(backend)[record["SelectionId"]] = record
+        out = {k: record[k] for k in ("SelectionId", "BackupPlanId", "CreationDate")}
+        return json.dumps(out), _JSON
+
+    def _get(self):
+        plan_id, sel_id = _ids(self)
+        record = _selections(self.backup_backend).get(sel_id)
+        if record is None or record["BackupPlanId"] != plan_id:
+            raise _not_found(f"Backup selection {sel_id} not found")
+        return record
+
+    def get_backup_selection(self):
+        return json.dumps(_get(self)), _JSON
+
+    def delete_backup_selection(self):
+        record = _get(self)
+        del _selections(self.backup_backend)[record["SelectionId"]]
+        return "", _JSON
+
+    def list_backup_selections(self):
+        plan_id, _ = _ids(self)
+        backend = self.backup_backend
+        _plan(backend, plan_id)
+        rows = [
+            {
+                "SelectionId": r["SelectionId"],
+                "SelectionName": r["BackupSelection"]["SelectionName"],
+                "BackupPlanId": r["BackupPlanId"],
+                "CreationDate": r["CreationDate"],
+                "CreatorRequestId": r["CreatorRequestId"],
+                "IamRoleArn": r["BackupSelection"]["IamRoleArn"],
+            }
+            for r in _selections(backend).values()
+            if r["BackupPlanId"] == plan_id
+        ]
+        return json.dumps({"BackupSelectionsList": rows}), _JSON
+
+    BackupResponse.create_backup_selection = create_backup_selection
+    BackupResponse.get_backup_selection = get_backup_selection
+    BackupResponse.delete_backup_selection = delete_backup_selection
+    BackupResponse.list_backup_selections = list_backup_selections
+
+    # AWS refuses to delete a plan that still has selections (InvalidRequestException).
+    original_delete = BackupBackend.delete_backup_plan
+
+    def delete_backup_plan(self, backup_plan_id):
+        if any(r["BackupPlanId"] == backup_plan_id for r in _selections(self).values()):
+            raise JsonRESTError("InvalidRequestException", "Related backup plan selections must be deleted prior to backup plan deletion")
+        return original_delete(self, backup_plan_id)
+
+    BackupBackend.delete_backup_plan = delete_backup_plan
+
+
+PATCHES = [
+    Patch(
+        name="backup-vault-access-denied",
+        api="backup:DescribeBackupVault",
+        moto_does="Answers ResourceNotFoundException for a vault that does not exist, so amazon.aws.backup_vault never creates it.",
+        aws_does="Answers AccessDeniedException (403) for a vault name that does not exist in the account and Region.",
+        doc="AWS Backup API Reference, DescribeBackupVault (Errors: AccessDeniedException): "
+        "https://docs.aws.amazon.com/aws-backup/latest/devguide/API_DescribeBackupVault.html",
+        apply=_apply_vault_access_denied,
+    ),
+    Patch(
+        name="backup-vault-notifications",
+        api="backup:PutBackupVaultNotifications, GetBackupVaultNotifications, DeleteBackupVaultNotifications",
+        moto_does="Not implemented (404).",
+        aws_does="Stores the SNS topic and event list of a vault, returns them, and removes them.",
+        doc="AWS Backup API Reference, PutBackupVaultNotifications: "
+        "https://docs.aws.amazon.com/aws-backup/latest/devguide/API_PutBackupVaultNotifications.html",
+        apply=_apply_vault_notifications,
+    ),
+    Patch(
+        name="backup-selections",
+        api="backup:CreateBackupSelection, GetBackupSelection, ListBackupSelections, DeleteBackupSelection",
+        moto_does="Not implemented; amazon.aws.backup_selection fails.",
+        aws_does="Assigns resources (by ARN and/or tag) to a plan, returns the selection with its Conditions, "
+        "lists and deletes it; a plan with selections cannot be deleted.",
+        doc="AWS Backup API Reference, CreateBackupSelection / GetBackupSelection: "
+        "https://docs.aws.amazon.com/aws-backup/latest/devguide/API_CreateBackupSelection.html",
+        apply=_apply_selections,
+    ),
+]

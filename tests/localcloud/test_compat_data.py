@@ -1,0 +1,228 @@
+"""Data-tier compat patches (compat/efs.py, backup.py, rds.py).
+
+Each patch: the AWS behaviour through boto3 on the patched server, and moto's own
+behaviour on a server started without it (stock_emulator: every patch disabled).
+"""
+from __future__ import annotations
+
+import botocore.exceptions
+import pytest
+
+pytestmark = pytest.mark.emulator
+
+ROLE = "arn:aws:iam::123456789012:role/backup"
+TOPIC = "arn:aws:sns:af-south-1:123456789012:backup-events"
+
+
+def _error(call, *args, **kwargs) -> str:
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        call(*args, **kwargs)
+    return info.value.response["Error"]["Code"]
+
+
+def _http_status(call, *args, **kwargs) -> int:
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        call(*args, **kwargs)
+    return info.value.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+# --- EFS -------------------------------------------------------------------------------------
+def _fs(emu):
+    efs = emu.client("efs")
+    return efs, efs.create_file_system(CreationToken="compat-fs", Encrypted=True)["FileSystemId"]
+
+
+def test_efs_legacy_tags(clean_emulator):
+    efs, fs = _fs(clean_emulator)
+    efs.create_tags(FileSystemId=fs, Tags=[{"Key": "Backup", "Value": "daily"}, {"Key": "Name", "Value": "n"}])
+    assert {t["Key"]: t["Value"] for t in efs.describe_tags(FileSystemId=fs)["Tags"]} == {"Backup": "daily", "Name": "n"}
+    # Same store as the resource-tags API.
+    assert {t["Key"] for t in efs.list_tags_for_resource(ResourceId=fs)["Tags"]} == {"Backup", "Name"}
+    efs.delete_tags(FileSystemId=fs, TagKeys=["Backup"])
+    assert [t["Key"] for t in efs.describe_tags(FileSystemId=fs)["Tags"]] == ["Name"]
+    assert _error(efs.describe_tags, FileSystemId="fs-00000000") == "FileSystemNotFound"
+
+
+def test_efs_legacy_tags_without_patch(stock_emulator):
+    efs, fs = _fs(stock_emulator)
+    assert "efs-legacy-tags" in stock_emulator.info["disabled"]
+    assert _http_status(efs.describe_tags, FileSystemId=fs) == 404
+
+
+def test_efs_update_file_system(clean_emulator):
+    efs, fs = _fs(clean_emulator)
+    out = efs.update_file_system(FileSystemId=fs, ThroughputMode="provisioned", ProvisionedThroughputInMibps=64)
+    assert out["ResponseMetadata"]["HTTPStatusCode"] == 202
+    got = efs.describe_file_systems(FileSystemId=fs)["FileSystems"][0]
+    assert (got["ThroughputMode"], got["ProvisionedThroughputInMibps"]) == ("provisioned", 64)
+
+
+def test_efs_update_file_system_without_patch(stock_emulator):
+    efs, fs = _fs(stock_emulator)
+    assert "efs-update-file-system" in stock_emulator.info["disabled"]
+    assert _http_status(efs.update_file_system, FileSystemId=fs, ThroughputMode="provisioned",
+                        ProvisionedThroughputInMibps=64) >= 400
+
+
+def test_efs_put_backup_policy(clean_emulator):
+    efs, fs = _fs(clean_emulator)
+    assert _error(efs.describe_backup_policy, FileSystemId=fs) == "PolicyNotFound"
+    assert efs.put_backup_policy(FileSystemId=fs, BackupPolicy={"Status": "ENABLED"})["BackupPolicy"]["Status"] == "ENABLED"
+    assert efs.describe_backup_policy(FileSystemId=fs)["BackupPolicy"]["Status"] == "ENABLED"
+    efs.put_backup_policy(FileSystemId=fs, BackupPolicy={"Status": "DISABLED"})
+    assert efs.describe_backup_policy(FileSystemId=fs)["BackupPolicy"]["Status"] == "DISABLED"
+
+
+def test_efs_put_backup_policy_without_patch(stock_emulator):
+    efs, fs = _fs(stock_emulator)
+    assert "efs-put-backup-policy" in stock_emulator.info["disabled"]
+    assert _http_status(efs.put_backup_policy, FileSystemId=fs, BackupPolicy={"Status": "ENABLED"}) >= 400
+
+
+# --- AWS Backup ------------------------------------------------------------------------------
+def test_backup_vault_missing_is_access_denied(clean_emulator):
+    backup = clean_emulator.client("backup")
+    assert _error(backup.describe_backup_vault, BackupVaultName="nope") == "AccessDeniedException"
+    backup.create_backup_vault(BackupVaultName="v")
+    assert backup.describe_backup_vault(BackupVaultName="v")["BackupVaultName"] == "v"
+
+
+def test_backup_vault_missing_without_patch(stock_emulator):
+    assert "backup-vault-access-denied" in stock_emulator.info["disabled"]
+    backup = stock_emulator.client("backup")
+    assert _error(backup.describe_backup_vault, BackupVaultName="nope") == "ResourceNotFoundException"
+
+
+def test_backup_vault_notifications(clean_emulator):
+    backup = clean_emulator.client("backup")
+    backup.create_backup_vault(BackupVaultName="v")
+    assert _error(backup.get_backup_vault_notifications, BackupVaultName="v") == "ResourceNotFoundException"
+    backup.put_backup_vault_notifications(
+        BackupVaultName="v", SNSTopicArn=TOPIC, BackupVaultEvents=["BACKUP_JOB_COMPLETED", "RESTORE_JOB_COMPLETED"]
+    )
+    got = backup.get_backup_vault_notifications(BackupVaultName="v")
+    assert (got["SNSTopicArn"], sorted(got["BackupVaultEvents"])) == (TOPIC, ["BACKUP_JOB_COMPLETED", "RESTORE_JOB_COMPLETED"])
+    assert got["BackupVaultArn"].endswith(":backup-vault:v")
+    assert _error(backup.put_backup_vault_notifications, BackupVaultName="v", SNSTopicArn=TOPIC,
+                  BackupVaultEvents=["NOT_AN_EVENT"]) == "InvalidParameterValueException"
+    backup.delete_backup_vault_notifications(BackupVaultName="v")
+    assert _error(backup.get_backup_vault_notifications, BackupVaultName="v") == "ResourceNotFoundException"
+
+
+def test_backup_vault_notifications_without_patch(stock_emulator):
+    assert "backup-vault-notifications" in stock_emulator.info["disabled"]
+    backup = stock_emulator.client("backup")
+    backup.create_backup_vault(BackupVaultName="v")
+    assert _http_status(backup.put_backup_vault_notifications, BackupVaultName="v", SNSTopicArn=TOPIC,
+                        BackupVaultEvents=["BACKUP_JOB_COMPLETED"]) == 404
+
+
+def _plan(backup):
+    backup.create_backup_vault(BackupVaultName="v")
+    return backup.create_backup_plan(
+        BackupPlan={"BackupPlanName": "p", "Rules": [{"RuleName": "r", "TargetBackupVaultName": "v"}]}
+    )["BackupPlanId"]
+
+
+def test_backup_selections(clean_emulator):
+    backup = clean_emulator.client("backup")
+    plan = _plan(backup)
+    tag = {"ConditionKey": "aws:ResourceTag/Backup", "ConditionValue": "daily"}
+    sel = backup.create_backup_selection(
+        BackupPlanId=plan,
+        BackupSelection={"SelectionName": "s", "IamRoleArn": ROLE, "Resources": ["arn:aws:elasticfilesystem:*:*:file-system/*"],
+                         "Conditions": {"StringEquals": [tag]}},
+    )["SelectionId"]
+    assert [(s["SelectionName"], s["IamRoleArn"]) for s in backup.list_backup_selections(BackupPlanId=plan)["BackupSelectionsList"]] == [("s", ROLE)]
+    got = backup.get_backup_selection(BackupPlanId=plan, SelectionId=sel)["BackupSelection"]
+    assert got["Conditions"] == {"StringEquals": [tag], "StringLike": [], "StringNotEquals": [], "StringNotLike": []}
+    assert _error(backup.delete_backup_plan, BackupPlanId=plan) == "InvalidRequestException"
+    backup.delete_backup_selection(BackupPlanId=plan, SelectionId=sel)
+    assert backup.list_backup_selections(BackupPlanId=plan)["BackupSelectionsList"] == []
+    assert _error(backup.get_backup_selection, BackupPlanId=plan, SelectionId=sel) == "ResourceNotFoundException"
+    backup.delete_backup_plan(BackupPlanId=plan)
+
+
+def test_backup_selections_without_patch(stock_emulator):
+    assert "backup-selections" in stock_emulator.info["disabled"]
+    backup = stock_emulator.client("backup")
+    plan = _plan(backup)
+    assert _http_status(backup.create_backup_selection, BackupPlanId=plan,
+                        BackupSelection={"SelectionName": "s", "IamRoleArn": ROLE, "Resources": ["*"]}) >= 400
+
+
+# --- RDS -------------------------------------------------------------------------------------
+def test_rds_parameter_group_not_found(clean_emulator):
+    rds = clean_emulator.client("rds")
+    assert _error(rds.describe_db_parameter_groups, DBParameterGroupName="nope") == "DBParameterGroupNotFound"
+
+
+def test_rds_parameter_group_not_found_without_patch(stock_emulator):
+    assert "rds-parameter-group-not-found" in stock_emulator.info["disabled"]
+    rds = stock_emulator.client("rds")
+    assert rds.describe_db_parameter_groups(DBParameterGroupName="nope")["DBParameterGroups"] == []
+
+
+def _params(rds, name, family):
+    rds.create_db_parameter_group(DBParameterGroupName=name, DBParameterGroupFamily=family, Description="d")
+    return {p["ParameterName"]: p for p in rds.describe_db_parameters(DBParameterGroupName=name)["Parameters"]}
+
+
+def test_rds_engine_default_parameters(clean_emulator):
+    rds = clean_emulator.client("rds")
+    pg16 = _params(rds, "pg16", "postgres16")["rds.force_ssl"]
+    assert (pg16["Source"], pg16["DataType"], pg16["IsModifiable"], pg16["ParameterValue"]) == ("engine-default", "boolean", True, "1")
+    assert _params(rds, "pg14", "postgres14")["rds.force_ssl"]["ParameterValue"] == "0"
+    mysql = _params(rds, "my80", "mysql8.0")["require_secure_transport"]
+    assert mysql["Source"] == "engine-default" and "ParameterValue" not in mysql
+    rds.modify_db_parameter_group(
+        DBParameterGroupName="my80",
+        Parameters=[{"ParameterName": "require_secure_transport", "ParameterValue": "1", "ApplyMethod": "immediate"}],
+    )
+    after = {p["ParameterName"]: p for p in rds.describe_db_parameters(DBParameterGroupName="my80")["Parameters"]}
+    assert {k: after["require_secure_transport"][k] for k in ("ParameterValue", "Source", "DataType", "IsModifiable")} == {
+        "ParameterValue": "1", "Source": "user", "DataType": "boolean", "IsModifiable": True}
+
+
+def test_rds_engine_default_parameters_without_patch(stock_emulator):
+    assert "rds-engine-default-parameters" in stock_emulator.info["disabled"]
+    assert _params(stock_emulator.client("rds"), "pg16", "postgres16") == {}
+
+
+def _gp3(rds, **extra):
+    return rds.create_db_instance(
+        DBInstanceIdentifier="gp3", Engine="postgres", EngineVersion="16.4", DBInstanceClass="db.t3.medium",
+        AllocatedStorage=20, StorageType="gp3", MasterUsername="u", MasterUserPassword="p" * 20, **extra
+    )["DBInstance"]
+
+
+def test_rds_gp3_storage_throughput(clean_emulator):
+    rds = clean_emulator.client("rds")
+    _gp3(rds)
+    got = rds.describe_db_instances(DBInstanceIdentifier="gp3")["DBInstances"][0]
+    assert (got["StorageThroughput"], got["Iops"]) == (125, 3000)
+
+
+def test_rds_gp3_storage_throughput_without_patch(stock_emulator):
+    assert "rds-gp3-storage-throughput" in stock_emulator.info["disabled"]
+    rds = stock_emulator.client("rds")
+    _gp3(rds)
+    assert "StorageThroughput" not in rds.describe_db_instances(DBInstanceIdentifier="gp3")["DBInstances"][0]
+
+
+def test_rds_performance_insights(clean_emulator):
+    rds = clean_emulator.client("rds")
+    _gp3(rds, StorageEncrypted=True, KmsKeyId="arn:aws:kms:af-south-1:123456789012:key/k1", EnablePerformanceInsights=True)
+    got = rds.describe_db_instances(DBInstanceIdentifier="gp3")["DBInstances"][0]
+    assert (got["PerformanceInsightsEnabled"], got["PerformanceInsightsRetentionPeriod"]) == (True, 7)
+    assert got["PerformanceInsightsKMSKeyId"] == "arn:aws:kms:af-south-1:123456789012:key/k1"
+    rds.modify_db_instance(DBInstanceIdentifier="gp3", EnablePerformanceInsights=False, ApplyImmediately=True)
+    got = rds.describe_db_instances(DBInstanceIdentifier="gp3")["DBInstances"][0]
+    assert got["PerformanceInsightsEnabled"] is False and "PerformanceInsightsKMSKeyId" not in got
+
+
+def test_rds_performance_insights_without_patch(stock_emulator):
+    assert "rds-performance-insights" in stock_emulator.info["disabled"]
+    rds = stock_emulator.client("rds")
+    _gp3(rds, EnablePerformanceInsights=True)
+    assert "PerformanceInsightsEnabled" not in rds.describe_db_instances(DBInstanceIdentifier="gp3")["DBInstances"][0]

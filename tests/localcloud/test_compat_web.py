@@ -264,3 +264,40 @@ def test_ses_v1_identity_apis_without_patches_is_moto_stock(emulator_factory):
             call()
     attrs = ses.get_identity_notification_attributes(Identities=[domain])["NotificationAttributes"][domain]
     assert "BounceTopic" not in attrs
+
+
+CF_SHAPE = "cloudfront-config-shape"
+
+
+def _distribution_config(emu):
+    cf = emu.client("cloudfront", region="us-east-1")
+    dist = cf.create_distribution(DistributionConfig={
+        "CallerReference": "protea-test",
+        "Comment": "protea",
+        "Enabled": True,
+        "Origins": {"Quantity": 1, "Items": [{
+            "Id": "alb", "DomainName": "web-1.af-south-1.elb.amazonaws.com",
+            "CustomOriginConfig": {"HTTPPort": 80, "HTTPSPort": 443, "OriginProtocolPolicy": "https-only"},
+        }]},
+        "DefaultCacheBehavior": {
+            "TargetOriginId": "alb", "ViewerProtocolPolicy": "redirect-to-https",
+            "ForwardedValues": {"QueryString": True, "Cookies": {"Forward": "all"}},
+            "MinTTL": 0,
+        },
+    })["Distribution"]
+    return cf.get_distribution_config(Id=dist["Id"])["DistributionConfig"]["DefaultCacheBehavior"]
+
+
+def test_cloudfront_config_shape_as_aws(clean_emulator):
+    behaviour = _distribution_config(clean_emulator)
+    for absent in ("CachePolicyId", "OriginRequestPolicyId", "RealtimeLogConfigArn"):
+        assert absent not in behaviour
+    assert behaviour["TrustedSigners"] == {"Enabled": False, "Quantity": 0}
+    assert behaviour["TrustedKeyGroups"] == {"Enabled": False, "Quantity": 0}
+    assert behaviour["ForwardedValues"]["QueryString"] is True
+
+
+def test_cloudfront_config_shape_without_patch_is_moto_stock(emulator_factory):
+    behaviour = _distribution_config(emulator_factory(disable=[CF_SHAPE]))
+    assert behaviour["CachePolicyId"] == ""
+    assert behaviour["TrustedSigners"]["Items"] == []

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def _record(scenario: str, seconds: float, steps: dict[str, float], ok: bool) ->
     """Merge this scenario's timings into the shared results file (others may
     write it concurrently: hold a lock while reading and rewriting)."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with open(RESULTS.with_suffix(".lock"), "w") as lock:
+    with open(Path(tempfile.gettempdir()) / "protea-molecule-results.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             data = json.loads(RESULTS.read_text())

@@ -1,0 +1,329 @@
+"""Network tier (playbooks/network.yml) on the emulator, verified through boto3.
+
+One module-scoped sequence on a reset emulator:
+  --check on the empty cloud -> converge -> converge again -> --check --diff,
+then every test reads what the emulator holds. Expected values are the spec
+(the issue's subnet layout and rule table), never read back from our variables.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+from dataclasses import dataclass
+
+import pytest
+
+from tests.helpers import PlaybookRun, run_playbook
+
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
+
+PLAYBOOK = "playbooks/network.yml"
+PREFIX = "shopper-local"
+AZS = ["af-south-1a", "af-south-1b"]
+CLOUDFRONT_PL = "com.amazonaws.global.cloudfront.origin-facing"
+REQUIRED_TAGS = {"Project": "shopper", "Environment": "local", "ManagedBy": "protea"}
+PROJECT_FILTER = [{"Name": "tag:Project", "Values": ["shopper"]}, {"Name": "tag:Environment", "Values": ["local"]}]
+
+
+@dataclass
+class Runs:
+    check_empty: PlaybookRun
+    created_by_check: dict
+    first: PlaybookRun
+    second: PlaybookRun
+    check_diff: PlaybookRun
+
+
+def _inventory_of_cloud(emulator) -> dict:
+    """Everything the tier could create, counted (the emulator's own defaults excluded)."""
+    ec2 = emulator.client("ec2")
+    iam = emulator.client("iam")
+    logs = emulator.client("logs")
+    return {
+        "vpcs": [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v.get("IsDefault")],
+        "nat_gateways": [n["NatGatewayId"] for n in ec2.describe_nat_gateways()["NatGateways"]],
+        "addresses": [a["AllocationId"] for a in ec2.describe_addresses()["Addresses"]],
+        "instances": [i["InstanceId"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]],
+        "key_pairs": [k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]],
+        "security_groups": [g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"] if g["GroupName"] != "default"],
+        "roles": [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(PREFIX)],
+        "log_groups": [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]],
+    }
+
+
+@pytest.fixture(scope="module")
+def runs(emulator) -> Runs:
+    emulator.reset()
+    check_empty = run_playbook(PLAYBOOK, endpoint=emulator.endpoint, check=True, diff=True)
+    created = _inventory_of_cloud(emulator)
+    first = run_playbook(PLAYBOOK, endpoint=emulator.endpoint)
+    assert first.rc == 0, first.explain()
+    second = run_playbook(PLAYBOOK, endpoint=emulator.endpoint)
+    check_diff = run_playbook(PLAYBOOK, endpoint=emulator.endpoint, check=True, diff=True)
+    return Runs(check_empty, created, first, second, check_diff)
+
+
+@pytest.fixture(scope="module")
+def ec2(emulator, runs):
+    return emulator.client("ec2")
+
+
+@pytest.fixture(scope="module")
+def vpc(ec2):
+    vpcs = ec2.describe_vpcs(Filters=PROJECT_FILTER + [{"Name": "tag:Name", "Values": [PREFIX]}])["Vpcs"]
+    assert len(vpcs) == 1
+    return vpcs[0]
+
+
+@pytest.fixture(scope="module")
+def subnets(ec2, vpc):
+    found = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["Subnets"]
+    return {_tag(s, "Name"): s for s in found}
+
+
+@pytest.fixture(scope="module")
+def groups(ec2, vpc):
+    found = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["SecurityGroups"]
+    return {g["GroupName"]: g for g in found if g["GroupName"] != "default"}
+
+
+@pytest.fixture(scope="module")
+def bastions(ec2):
+    reservations = ec2.describe_instances(
+        Filters=PROJECT_FILTER + [{"Name": "tag:Component", "Values": ["bastion"]},
+                                  {"Name": "instance-state-name", "Values": ["pending", "running"]}]
+    )["Reservations"]
+    return sorted((i for r in reservations for i in r["Instances"]), key=lambda i: _tag(i, "Name"))
+
+
+def _tag(resource: dict, key: str) -> str | None:
+    return {t["Key"]: t["Value"] for t in resource.get("Tags", [])}.get(key)
+
+
+def _tags(resource: dict) -> dict:
+    return {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
+
+
+# --- runs --------------------------------------------------------------------------------
+def test_check_on_empty_cloud_reports_changes_and_creates_nothing(runs):
+    assert runs.check_empty.rc == 0, runs.check_empty.explain()
+    assert runs.check_empty.changed > 0, runs.check_empty.explain()
+    assert all(not v for v in runs.created_by_check.values()), runs.created_by_check
+
+
+def test_second_converge_changes_nothing(runs):
+    assert runs.first.changed > 0
+    assert runs.second.rc == 0, runs.second.explain()
+    assert runs.second.recap["localhost"]["changed"] == 0, runs.second.explain()
+
+
+def test_check_diff_on_converged_stack_reports_no_change(runs):
+    assert runs.check_diff.rc == 0, runs.check_diff.explain()
+    assert runs.check_diff.changed == 0, runs.check_diff.explain()
+
+
+# --- VPC, subnets, routes ---------------------------------------------------------------
+def test_four_subnets_over_two_azs_as_planned(vpc, subnets):
+    assert vpc["CidrBlock"] == "10.20.0.0/16"
+    assert {name: (s["AvailabilityZone"], s["CidrBlock"]) for name, s in subnets.items()} == {
+        f"{PREFIX}-public-af-south-1a": ("af-south-1a", "10.20.0.0/20"),
+        f"{PREFIX}-public-af-south-1b": ("af-south-1b", "10.20.16.0/20"),
+        f"{PREFIX}-private-af-south-1a": ("af-south-1a", "10.20.128.0/20"),
+        f"{PREFIX}-private-af-south-1b": ("af-south-1b", "10.20.144.0/20"),
+    }
+    assert not any(s["MapPublicIpOnLaunch"] for s in subnets.values())
+
+
+def _route_table_of(ec2, subnet_id: str) -> dict:
+    tables = ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}])["RouteTables"]
+    assert len(tables) == 1, f"{subnet_id} is associated with {len(tables)} route tables"
+    return tables[0]
+
+
+def _default_route(table: dict) -> dict:
+    routes = [r for r in table["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
+    assert len(routes) == 1, table["Routes"]
+    return routes[0]
+
+
+def test_public_subnets_route_to_the_internet_gateway(ec2, vpc, subnets):
+    igws = ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [vpc["VpcId"]]}])["InternetGateways"]
+    assert len(igws) == 1
+    for az in AZS:
+        route = _default_route(_route_table_of(ec2, subnets[f"{PREFIX}-public-{az}"]["SubnetId"]))
+        assert route["GatewayId"] == igws[0]["InternetGatewayId"]
+
+
+def test_private_subnets_route_to_their_own_azs_nat_gateway(ec2, vpc, subnets):
+    nats = ec2.describe_nat_gateways(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["NatGateways"]
+    nats = [n for n in nats if n["State"] in ("pending", "available")]
+    assert len(nats) == 2, "one NAT gateway per AZ (vpc_nat_gateway_mode: per_az), never duplicated by re-runs"
+    nat_az = {n["NatGatewayId"]: ec2.describe_subnets(SubnetIds=[n["SubnetId"]])["Subnets"][0] for n in nats}
+    for az in AZS:
+        route = _default_route(_route_table_of(ec2, subnets[f"{PREFIX}-private-{az}"]["SubnetId"]))
+        assert "GatewayId" not in route or not route["GatewayId"].startswith("igw-")
+        nat_subnet = nat_az[route["NatGatewayId"]]
+        assert nat_subnet["AvailabilityZone"] == az
+        assert _tag(nat_subnet, "Tier") == "public"
+
+
+def test_s3_gateway_endpoint_on_every_route_table(ec2, vpc, subnets):
+    endpoints = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["VpcEndpoints"]
+    assert [(e["ServiceName"], e["VpcEndpointType"]) for e in endpoints] == [("com.amazonaws.af-south-1.s3", "Gateway")]
+    tables = {_route_table_of(ec2, s["SubnetId"])["RouteTableId"] for s in subnets.values()}
+    assert len(tables) == 3  # one public, one private per AZ
+    assert set(endpoints[0]["RouteTableIds"]) == tables
+
+
+def test_flow_logs_to_cloudwatch_logs(emulator, ec2, vpc):
+    logs = ec2.describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc["VpcId"]]}])["FlowLogs"]
+    assert len(logs) == 1
+    log = logs[0]
+    assert log["TrafficType"] == "ALL"
+    assert log["LogDestinationType"] == "cloud-watch-logs"
+    group = log["LogGroupName"]
+    found = emulator.client("logs").describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    assert [g["logGroupName"] for g in found] == [group]
+    assert found[0].get("retentionInDays") == 90
+    role = emulator.client("iam").get_role(RoleName=log["DeliverLogsPermissionArn"].rsplit("/", 1)[1])["Role"]
+    trust = role["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    assert trust["Statement"][0]["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+
+
+# --- security groups ---------------------------------------------------------------------
+def _rules(group: dict, direction: str, names: dict, prefix_lists: dict) -> set[tuple]:
+    """Normalise a group's rules to (proto, from, to, source) with sources by name."""
+    out = set()
+    for perm in group["IpPermissions" if direction == "in" else "IpPermissionsEgress"]:
+        key = (perm["IpProtocol"], perm.get("FromPort"), perm.get("ToPort"))
+        out |= {key + (r["CidrIp"],) for r in perm.get("IpRanges", [])}
+        out |= {key + (r["CidrIpv6"],) for r in perm.get("Ipv6Ranges", [])}
+        out |= {key + ("sg:" + names.get(p["GroupId"], p["GroupId"]),) for p in perm.get("UserIdGroupPairs", [])}
+        out |= {key + ("pl:" + prefix_lists.get(p["PrefixListId"], p["PrefixListId"]),) for p in perm.get("PrefixListIds", [])}
+    return out
+
+
+EXPECTED_RULES = {
+    "alb": {
+        "in": {("tcp", 80, 80, "pl:" + CLOUDFRONT_PL), ("tcp", 443, 443, "pl:" + CLOUDFRONT_PL)},
+        "out": {("tcp", 80, 80, "sg:web")},
+    },
+    "bastion": {
+        "in": {("tcp", 22, 22, "127.0.0.1/32")},  # bastion_admin_cidrs of the local inventory
+        "out": {("tcp", 22, 22, "sg:web"), ("tcp", 5432, 5432, "sg:rds"),
+                ("tcp", 80, 80, "0.0.0.0/0"), ("tcp", 443, 443, "0.0.0.0/0")},
+    },
+    "web": {
+        "in": {("tcp", 80, 80, "sg:alb"), ("tcp", 22, 22, "sg:bastion")},
+        "out": {("tcp", 5432, 5432, "sg:rds"), ("tcp", 2049, 2049, "sg:efs"),
+                ("tcp", 80, 80, "0.0.0.0/0"), ("tcp", 443, 443, "0.0.0.0/0"), ("tcp", 587, 587, "0.0.0.0/0")},
+    },
+    "rds": {"in": {("tcp", 5432, 5432, "sg:web"), ("tcp", 5432, 5432, "sg:bastion")}, "out": set()},
+    "efs": {"in": {("tcp", 2049, 2049, "sg:web")}, "out": set()},
+}
+
+
+def test_every_security_group_rule_exactly_as_intended(ec2, groups):
+    assert set(groups) == {f"{PREFIX}-{k}" for k in EXPECTED_RULES}
+    names = {g["GroupId"]: g["GroupName"].removeprefix(PREFIX + "-") for g in groups.values()}
+    prefix_lists = {p["PrefixListId"]: p["PrefixListName"] for p in ec2.describe_managed_prefix_lists()["PrefixLists"]}
+    for key, expected in EXPECTED_RULES.items():
+        group = groups[f"{PREFIX}-{key}"]
+        assert _rules(group, "in", names, prefix_lists) == expected["in"], key
+        assert _rules(group, "out", names, prefix_lists) == expected["out"], key
+
+
+def test_no_world_ingress_anywhere(groups):
+    for group in groups.values():
+        for perm in group["IpPermissions"]:
+            cidrs = {r["CidrIp"] for r in perm.get("IpRanges", [])} | {r["CidrIpv6"] for r in perm.get("Ipv6Ranges", [])}
+            assert not cidrs & {"0.0.0.0/0", "::/0"}, group["GroupName"]
+            if cidrs:  # only the bastion takes CIDR sources: the admin ranges
+                assert group["GroupName"] == f"{PREFIX}-bastion" and cidrs == {"127.0.0.1/32"}
+
+
+# --- bastions ----------------------------------------------------------------------------
+def test_one_bastion_per_az_in_the_public_subnets(ec2, bastions, subnets, groups):
+    public = {s["SubnetId"]: s["AvailabilityZone"] for n, s in subnets.items() if "-public-" in n}
+    assert len(bastions) == 2, "one per AZ, never duplicated by re-runs"
+    assert sorted(public[b["SubnetId"]] for b in bastions) == AZS
+    for b in bastions:
+        assert b["InstanceType"] == "t3.micro"
+        assert b["KeyName"] == f"{PREFIX}-bastion"
+        assert [g["GroupId"] for g in b["SecurityGroups"]] == [groups[f"{PREFIX}-bastion"]["GroupId"]]
+        image = ec2.describe_images(ImageIds=[b["ImageId"]])["Images"][0]
+        assert image["OwnerId"] == "136693071363" and image["Name"].startswith("debian-12-amd64-")
+
+
+def test_bastions_require_imdsv2_and_encrypt_their_root_volume(ec2, bastions):
+    for b in bastions:
+        assert b["MetadataOptions"]["HttpTokens"] == "required"
+        assert b["MetadataOptions"]["HttpEndpoint"] == "enabled"
+        root = [m for m in b["BlockDeviceMappings"] if m["DeviceName"] == b["RootDeviceName"]]
+        assert len(root) == 1
+        volume = ec2.describe_volumes(VolumeIds=[root[0]["Ebs"]["VolumeId"]])["Volumes"][0]
+        assert volume["Encrypted"] is True
+
+
+def test_bastions_have_an_elastic_ip_and_ssm_instance_profile(emulator, ec2, bastions):
+    iam = emulator.client("iam")
+    for b in bastions:
+        addresses = ec2.describe_addresses(Filters=[{"Name": "instance-id", "Values": [b["InstanceId"]]}])["Addresses"]
+        assert len(addresses) == 1 and addresses[0]["Domain"] == "vpc"
+        assert b.get("PublicIpAddress") in (None, addresses[0]["PublicIp"])
+        profile_name = b["IamInstanceProfile"]["Arn"].rsplit("/", 1)[1]
+        roles = iam.get_instance_profile(InstanceProfileName=profile_name)["InstanceProfile"]["Roles"]
+        assert len(roles) == 1
+        attached = iam.list_attached_role_policies(RoleName=roles[0]["RoleName"])["AttachedPolicies"]
+        assert [p["PolicyArn"] for p in attached] == ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"]
+
+
+def test_key_pair_is_the_local_clouds_key(emulator, ec2):
+    keys = ec2.describe_key_pairs(KeyNames=[f"{PREFIX}-bastion"], IncludePublicKey=True)["KeyPairs"]
+    assert len(keys) == 1
+    with open(os.path.join(os.environ["PROTEA_LOCALCLOUD_DIR"], "ssh", "id_ed25519.pub"), encoding="ascii") as fh:
+        local = fh.read().split()[1]
+    assert local in keys[0].get("PublicKey", local)
+
+
+# --- tags, no duplicates -----------------------------------------------------------------
+def test_every_resource_tagged(ec2, vpc, subnets, groups, bastions):
+    vpc_id = [{"Name": "vpc-id", "Values": [vpc["VpcId"]]}]
+    resources = {
+        "vpc": [vpc],
+        "subnet": list(subnets.values()),
+        "igw": ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [vpc["VpcId"]]}])["InternetGateways"],
+        "nat": ec2.describe_nat_gateways(Filters=vpc_id)["NatGateways"],
+        "eip": ec2.describe_addresses()["Addresses"],
+        "route_table": [t for t in ec2.describe_route_tables(Filters=vpc_id)["RouteTables"]
+                        if not any(a.get("Main") for a in t.get("Associations", []))],
+        "endpoint": ec2.describe_vpc_endpoints(Filters=vpc_id)["VpcEndpoints"],
+        "flow_log": ec2.describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc["VpcId"]]}])["FlowLogs"],
+        "security_group": list(groups.values()),
+        "instance": bastions,
+        "volume": ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [b["InstanceId"] for b in bastions]}])["Volumes"],
+        "key_pair": ec2.describe_key_pairs(KeyNames=[f"{PREFIX}-bastion"])["KeyPairs"],
+    }
+    expected_counts = {"subnet": 4, "igw": 1, "nat": 2, "eip": 4, "route_table": 3, "endpoint": 1,
+                       "flow_log": 1, "security_group": 5, "instance": 2, "volume": 2, "key_pair": 1}
+    for kind, count in expected_counts.items():
+        assert len(resources[kind]) == count, kind
+    for kind, items in resources.items():
+        for item in items:
+            tags = _tags(item)
+            assert {k: tags.get(k) for k in REQUIRED_TAGS} == REQUIRED_TAGS, (kind, tags)
+            assert tags.get("Component") in {"vpc", "security_groups", "bastion"}, (kind, tags)
+
+
+def test_lookups_find_the_same_resources_read_only(emulator, vpc, subnets, groups):
+    run = run_playbook("tests/provisioning/network_lookup.yml", endpoint=emulator.endpoint, check=True)
+    assert run.rc == 0, run.explain()
+    assert run.changed == 0
+    facts = json.loads(base64.b64decode(re.search(r"NETWORK_FACTS=([A-Za-z0-9+/=]+)", run.stdout)[1]))
+    assert facts["vpc_id"] == vpc["VpcId"]
+    assert facts["public"] == [subnets[f"{PREFIX}-public-{az}"]["SubnetId"] for az in AZS]
+    assert facts["private"] == [subnets[f"{PREFIX}-private-{az}"]["SubnetId"] for az in AZS]
+    assert facts["sgs"] == {k: groups[f"{PREFIX}-{k}"]["GroupId"] for k in EXPECTED_RULES}

@@ -1,0 +1,261 @@
+"""Data tier (playbooks/data.yml) against the emulator: converge, converge again (no change),
+--check (no change), then every promised property read back through boto3.
+
+The network tier's facts (vpc_private_subnet_ids, security_groups_ids) are given as
+extra vars, as network.yml exports them, for a VPC and security groups made here with
+boto3; the data tier only needs their ids.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pytest
+
+from tests.helpers import PlaybookRun, run_playbook
+
+pytestmark = pytest.mark.emulator
+
+DATA = "playbooks/data.yml"
+NAME = "shopper-local"
+DB = f"{NAME}-db"
+PASSWORD = "/shopper/local/rds/master-password"
+DR_REGION = "eu-west-1"
+OPTIONS = {"backup_copy_region": DR_REGION, "backup_include_rds": True}
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def make_network(emu) -> dict:
+    ec2 = emu.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=az)["Subnet"]["SubnetId"]
+        for cidr, az in (("10.20.128.0/20", "af-south-1a"), ("10.20.144.0/20", "af-south-1b"))
+    ]
+    sgs = {n: ec2.create_security_group(GroupName=f"{NAME}-{n}", Description=n, VpcId=vpc)["GroupId"]
+           for n in ("alb", "bastion", "web", "rds", "efs")}
+    return {"vpc_id": vpc, "vpc_private_subnet_ids": subnets, "security_groups_ids": sgs}
+
+
+@dataclass
+class Stack:
+    emu: object
+    net: dict
+    first: PlaybookRun
+    second: PlaybookRun
+    check: PlaybookRun
+
+    def client(self, service, region="af-south-1"):
+        return self.emu.client(service, region=region)
+
+
+@pytest.fixture(scope="module")
+def stack(emulator) -> Stack:
+    emulator.reset()
+    net = make_network(emulator)
+    extra = {**net, **OPTIONS}
+    first = run_playbook(DATA, endpoint=emulator.endpoint, extra_vars=extra)
+    assert first.rc == 0, first.explain()
+    second = run_playbook(DATA, endpoint=emulator.endpoint, extra_vars=extra)
+    check = run_playbook(DATA, endpoint=emulator.endpoint, extra_vars=extra, check=True, diff=True)
+    return Stack(emulator, net, first, second, check)
+
+
+def test_converge_creates_then_changes_nothing(stack):
+    assert stack.first.changed > 0 and stack.first.failed == 0
+    assert stack.second.rc == 0 and stack.second.changed == 0, stack.second.explain()
+
+
+def test_check_mode_on_converged_stack_reports_no_change(stack):
+    assert stack.check.rc == 0 and stack.check.changed == 0, stack.check.explain()
+
+
+def _db(stack):
+    return stack.client("rds").describe_db_instances(DBInstanceIdentifier=DB)["DBInstances"][0]
+
+
+def test_rds_instance(stack):
+    db = _db(stack)
+    assert db["MultiAZ"] is True
+    assert db["StorageEncrypted"] is True
+    key = stack.client("kms").describe_key(KeyId=f"alias/{NAME}-rds")["KeyMetadata"]["Arn"]
+    assert db["KmsKeyId"] == key
+    assert (db["Engine"], db["EngineVersion"], db["DBInstanceClass"]) == ("postgres", "16.4", "db.t3.medium")
+    assert (db["StorageType"], db["AllocatedStorage"], db["MaxAllocatedStorage"]) == ("gp3", 20, 100)
+    assert db["BackupRetentionPeriod"] == 7
+    assert db["PreferredBackupWindow"] == "23:00-23:30"
+    assert db["PreferredMaintenanceWindow"] == "sun:00:00-sun:00:30"
+    assert db["DeletionProtection"] is True
+    assert db["CopyTagsToSnapshot"] is True
+    assert db["AutoMinorVersionUpgrade"] is True
+    assert db["PubliclyAccessible"] is False
+    assert sorted(db["EnabledCloudwatchLogsExports"]) == ["postgresql", "upgrade"]
+    assert db["PerformanceInsightsEnabled"] is True and db["PerformanceInsightsKMSKeyId"] == key
+    assert db["DBSubnetGroup"]["DBSubnetGroupName"] == f"{NAME}-db"
+    assert sorted(s["SubnetIdentifier"] for s in db["DBSubnetGroup"]["Subnets"]) == sorted(stack.net["vpc_private_subnet_ids"])
+    assert [g["VpcSecurityGroupId"] for g in db["VpcSecurityGroups"]] == [stack.net["security_groups_ids"]["rds"]]
+    assert [g["DBParameterGroupName"] for g in db["DBParameterGroups"]] == [f"{NAME}-postgres16"]
+    tags = {t["Key"]: t["Value"] for t in db["TagList"]}
+    assert tags["Component"] == "rds" and tags["Backup"] == f"{NAME}-daily"
+
+
+def test_rds_parameter_group_forces_tls(stack):
+    rds = stack.client("rds")
+    group = rds.describe_db_parameter_groups(DBParameterGroupName=f"{NAME}-postgres16")["DBParameterGroups"][0]
+    assert group["DBParameterGroupFamily"] == "postgres16"
+    params = {p["ParameterName"]: p for p in rds.describe_db_parameters(DBParameterGroupName=f"{NAME}-postgres16")["Parameters"]}
+    assert params["rds.force_ssl"]["ParameterValue"] == "1"
+
+
+def test_master_password_generated_once_and_never_logged(stack):
+    ssm = stack.client("ssm")
+    param = ssm.get_parameter(Name=PASSWORD, WithDecryption=True)["Parameter"]
+    assert param["Type"] == "SecureString"
+    assert param["Version"] == 1, "a re-run must not rotate the password"
+    value = param["Value"]
+    assert len(value) == 32 and value.isalnum()
+    for run in (stack.first, stack.second, stack.check):
+        assert value not in run.stdout and value not in run.stderr
+
+
+def test_efs_file_system(stack):
+    efs = stack.client("efs")
+    fs = [f for f in efs.describe_file_systems()["FileSystems"] if f["CreationToken"] == f"{NAME}-efs"]
+    assert len(fs) == 1
+    fs = fs[0]
+    assert fs["Encrypted"] is True
+    assert fs["KmsKeyId"] == stack.client("kms").describe_key(KeyId=f"alias/{NAME}-efs")["KeyMetadata"]["Arn"]
+    fs_id = fs["FileSystemId"]
+    policies = efs.describe_lifecycle_configuration(FileSystemId=fs_id)["LifecyclePolicies"]
+    assert {"TransitionToIA": "AFTER_30_DAYS"} in policies
+    assert efs.describe_backup_policy(FileSystemId=fs_id)["BackupPolicy"]["Status"] == "ENABLED"
+    tags = {t["Key"]: t["Value"] for t in efs.list_tags_for_resource(ResourceId=fs_id)["Tags"]}
+    assert tags["Backup"] == f"{NAME}-daily" and tags["Component"] == "efs"
+
+    targets = efs.describe_mount_targets(FileSystemId=fs_id)["MountTargets"]
+    assert sorted(t["SubnetId"] for t in targets) == sorted(stack.net["vpc_private_subnet_ids"])
+    for target in targets:
+        groups = efs.describe_mount_target_security_groups(MountTargetId=target["MountTargetId"])["SecurityGroups"]
+        assert groups == [stack.net["security_groups_ids"]["efs"]]
+
+    points = efs.describe_access_points(FileSystemId=fs_id)["AccessPoints"]
+    assert len(points) == 1
+    point = points[0]
+    assert point["PosixUser"] == {"Uid": 1001, "Gid": 1001}
+    assert point["RootDirectory"] == {
+        "Path": "/shopper", "CreationInfo": {"OwnerUid": 1001, "OwnerGid": 1001, "Permissions": "0750"}}
+
+
+def test_backup_vault_plan_and_selection(stack):
+    backup = stack.client("backup")
+    vault = backup.describe_backup_vault(BackupVaultName=NAME)
+    assert vault["EncryptionKeyArn"] == stack.client("kms").describe_key(KeyId=f"alias/{NAME}-backup")["KeyMetadata"]["Arn"]
+    dr = stack.client("backup", region=DR_REGION).describe_backup_vault(BackupVaultName=f"{NAME}-dr")
+    assert dr["EncryptionKeyArn"] == stack.client("kms", region=DR_REGION).describe_key(
+        KeyId=f"alias/{NAME}-backup")["KeyMetadata"]["Arn"]
+
+    plans = [p for p in backup.list_backup_plans()["BackupPlansList"] if p["BackupPlanName"] == f"{NAME}-daily"]
+    assert len(plans) == 1
+    plan_id = plans[0]["BackupPlanId"]
+    rules = backup.get_backup_plan(BackupPlanId=plan_id)["BackupPlan"]["Rules"]
+    assert len(rules) == 1
+    rule = rules[0]
+    assert rule["TargetBackupVaultName"] == NAME
+    assert rule["ScheduleExpression"] == "cron(0 3 ? * * *)"
+    assert rule["ScheduleExpressionTimezone"] == "Africa/Johannesburg"
+    assert rule["Lifecycle"]["DeleteAfterDays"] == 35
+    assert [c["DestinationBackupVaultArn"] for c in rule["CopyActions"]] == [dr["BackupVaultArn"]]
+    assert rule["CopyActions"][0]["Lifecycle"]["DeleteAfterDays"] == 35
+
+    selections = backup.list_backup_selections(BackupPlanId=plan_id)["BackupSelectionsList"]
+    assert [s["SelectionName"] for s in selections] == [f"{NAME}-tagged"]
+    selection = backup.get_backup_selection(BackupPlanId=plan_id, SelectionId=selections[0]["SelectionId"])["BackupSelection"]
+    role = stack.client("iam").get_role(RoleName=f"{NAME}-backup")["Role"]
+    assert selection["IamRoleArn"] == role["Arn"]
+    attached = stack.client("iam").list_attached_role_policies(RoleName=f"{NAME}-backup")["AttachedPolicies"]
+    assert {p["PolicyName"] for p in attached} == {"AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores"}
+    assert sorted(selection["Resources"]) == ["arn:aws:elasticfilesystem:*:*:file-system/*", "arn:aws:rds:*:*:db:*"]
+    assert selection["Conditions"]["StringEquals"] == [
+        {"ConditionKey": "aws:ResourceTag/Backup", "ConditionValue": f"{NAME}-daily"}]
+
+
+def test_backup_vault_notifications_to_operator_email(stack):
+    backup, sns = stack.client("backup"), stack.client("sns")
+    notif = backup.get_backup_vault_notifications(BackupVaultName=NAME)
+    assert sorted(notif["BackupVaultEvents"]) == sorted(
+        ["BACKUP_JOB_STARTED", "BACKUP_JOB_COMPLETED", "RESTORE_JOB_STARTED", "RESTORE_JOB_COMPLETED", "COPY_JOB_FAILED"])
+    topic = notif["SNSTopicArn"]
+    assert topic.endswith(f":{NAME}-backup-events")
+    subs = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subs] == [("email", "ops@shopper.example.com")]
+    policy = sns.get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"]
+    assert '"backup.amazonaws.com"' in policy
+
+
+def test_rds_endpoint_exported_by_wait(stack):
+    assert flat(f"TASK [protea.platform.rds : Wait until the instance is available]") in flat(stack.first.stdout)
+    # The wait is the last step: it comes after the EFS and Backup work, not before.
+    out = stack.first.stdout
+    assert out.index("Wait until the instance is available") > out.index("Vault events to the topic")
+    assert out.index("Multi-AZ DB instance (started, not waited for)") < out.index("Encrypted file system")
+
+
+def test_rds_delete_needs_confirmation(stack):
+    run = run_playbook(DATA, endpoint=stack.emu.endpoint, tags="rds",
+                       extra_vars={**stack.net, **OPTIONS, "rds_state": "absent"})
+    assert run.rc != 0
+    assert f"Set rds_confirm_delete={DB} to confirm" in flat(run.stdout), run.explain()
+    assert _db(stack)["DBInstanceStatus"] == "available"
+
+
+# --- preflight: bad data-tier input stops the run before any AWS call -------------------------
+FIX = "in inventories/<env>/group_vars/all"
+BAD = [
+    ("engine_typo", {"rds_engine": "postgress"}, "rds_engine 'postgress' is not supported (did you mean postgres?)"),
+    ("version_unknown", {"rds_engine_version": "9.6"}, "rds_engine_version '9.6' is not a postgres version RDS offers"),
+    ("mysql_version_for_mariadb", {"rds_engine": "mariadb", "rds_engine_version": "8.0.39"},
+     "rds_engine_version '8.0.39' is not a mariadb version RDS offers: set rds_engine_version to a full version of major 10.5, 10.6, 10.11, 11.4"),
+    ("class_unknown", {"rds_instance_class": "db.x9.large"}, "rds_instance_class 'db.x9.large' is not a class RDS offers"),
+    ("class_shape", {"rds_instance_class": "t3.medium"}, "rds_instance_class 't3.medium' is not a class RDS offers"),
+    ("retention_zero", {"rds_backup_retention_days": 0}, "rds_backup_retention_days '0' is out of range"),
+    ("retention_36", {"rds_backup_retention_days": 36}, "rds_backup_retention_days '36' is out of range: set rds_backup_retention_days to a whole number of days from 1 to 35"),
+    ("backup_window_format", {"rds_backup_window": "1am-2am"}, "rds_backup_window '1am-2am' is not a UTC window of at least 30 minutes"),
+    ("backup_window_short", {"rds_backup_window": "23:00-23:10"}, "rds_backup_window '23:00-23:10' is not a UTC window of at least 30 minutes"),
+    ("maintenance_format", {"rds_maintenance_window": "sunday 02:00"}, "rds_maintenance_window 'sunday 02:00' is not a UTC window"),
+    ("windows_overlap", {"rds_maintenance_window": "wed:23:15-wed:23:45"},
+     "rds_maintenance_window 'wed:23:15-wed:23:45' overlaps the daily rds_backup_window '23:00-23:30'"),
+    ("windows_overlap_across_midnight", {"rds_backup_window": "23:45-00:30", "rds_maintenance_window": "mon:00:00-mon:00:30"},
+     "rds_maintenance_window 'mon:00:00-mon:00:30' overlaps the daily rds_backup_window '23:45-00:30'"),
+    ("backup_retention_zero", {"backup_retention_days": 0}, "backup_retention_days '0' is out of range"),
+    ("copy_region_same", {"backup_copy_region": "af-south-1"}, "backup_copy_region 'af-south-1' is not another known AWS region"),
+    ("copy_region_typo", {"backup_copy_region": "eu-west1"}, "backup_copy_region 'eu-west1' is not another known AWS region"),
+    ("no_backup_email", {"backup_alert_emails": []}, "backup_alert_emails is empty or not a list ([])"),
+    ("efs_ia_days", {"efs_transition_to_ia": "45"}, "efs_transition_to_ia '45' is not one of 7, 14, 30, 60, 90, None"),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_runs(emulator) -> tuple[dict[str, PlaybookRun], int]:
+    before = emulator.call_count()
+    with ThreadPoolExecutor(max_workers=min(4, (os.cpu_count() or 1) + 1)) as pool:
+        futures = {case: pool.submit(run_playbook, DATA, endpoint=emulator.endpoint, timeout=300, tags="preflight",
+                                     extra_vars={"vpc_private_subnet_ids": [], "security_groups_ids": {}, **bad})
+                   for case, bad, _ in BAD}
+        runs = {case: f.result() for case, f in futures.items()}
+    return runs, emulator.call_count() - before
+
+
+@pytest.mark.parametrize("case,bad,expect", BAD, ids=[c[0] for c in BAD])
+def test_bad_data_input_fails_before_any_aws_call(bad_runs, case, bad, expect):
+    runs, calls = bad_runs
+    run = runs[case]
+    out = flat(run.stdout + run.stderr)
+    assert run.rc != 0, run.explain()
+    assert "Preflight found 1 configuration problem(s); no AWS call was made." in out, run.explain()
+    assert flat(expect) in out and FIX in out, run.explain()
+    assert "TASK [protea.platform.rds" not in run.stdout
+    assert calls == 0

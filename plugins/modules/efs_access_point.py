@@ -14,7 +14,7 @@ short_description: Create, converge or delete an EFS access point
 version_added: 1.0.0
 description:
   - Finds the access point of O(file_system_id) whose C(Name) tag is O(name).
-  - Access points cannot be modified in place (only their tags): when the POSIX user or
+  - Access points cannot be modified in place (only their tags). When the POSIX user or
     root directory differ, the access point is deleted and created again. The files under
     the root directory are not touched by that.
   - Supports check mode and diff mode.

@@ -1,0 +1,112 @@
+"""The app role on a real host, against real PostgreSQL and MariaDB servers
+(the app-db-debian12 instance): service, hardening, sockets, API and health."""
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+import testinfra
+
+testinfra_hosts = ["podman://app-debian12"]
+DB = testinfra.get_host("podman://app-db-debian12")
+INSTANCES = [("shopper", 8000, "postgres"), ("shopper-mariadb", 8001, "mariadb")]
+
+
+def http(host, method, url, body=None):
+    """curl inside the instance; returns (status, parsed JSON body)."""
+    cmd = ["curl", "-sS", "-o", "/tmp/body", "-w", "%{http_code}", "-X", method, url]
+    if body is not None:
+        cmd += ["-H", "Content-Type: application/json", "--data-binary", json.dumps(body)]
+    result = host.run_test(" ".join(f"'{c}'" for c in cmd))
+    return int(result.stdout), json.loads(host.file("/tmp/body").content_string)
+
+
+def db_count(engine, zone):
+    """Count the zone's rows in the database itself, not through the app."""
+    if engine == "postgres":
+        cmd = f"runuser -u postgres -- psql -d shopper -tAc \"SELECT count(*) FROM visits WHERE zone = '{zone}'\""
+    else:
+        cmd = f"mariadb -N -B shopper -e \"SELECT count(*) FROM visits WHERE zone = '{zone}'\""
+    return int(DB.check_output(cmd))
+
+
+@pytest.mark.parametrize(("name", "port", "engine"), INSTANCES)
+def test_service_enabled_running_as_unprivileged_user(host, name, port, engine):
+    service = host.service(name)
+    assert service.is_running and service.is_enabled
+    pid = host.check_output(f"systemctl show -p MainPID --value {name}")
+    assert host.check_output(f"ps -o user= -p {pid}") == "shopper-app"
+    assert "gunicorn" in host.check_output(f"ps -o args= -p {pid}")
+
+
+@pytest.mark.parametrize(("name", "port", "engine"), INSTANCES)
+def test_unit_is_hardened(host, name, port, engine):
+    props = dict(
+        line.split("=", 1)
+        for line in host.check_output(
+            f"systemctl show {name} -p NoNewPrivileges -p ProtectSystem -p ProtectHome -p PrivateTmp -p CapabilityBoundingSet"
+        ).splitlines()
+    )
+    assert props["NoNewPrivileges"] == "yes"
+    assert props["ProtectSystem"] == "strict"
+    assert props["ProtectHome"] == "yes"
+    assert props["PrivateTmp"] == "yes"
+    assert props["CapabilityBoundingSet"] == ""
+
+
+@pytest.mark.parametrize(("name", "port", "engine"), INSTANCES)
+def test_listens_on_loopback_only(host, name, port, engine):
+    assert host.socket(f"tcp://127.0.0.1:{port}").is_listening
+    assert not host.socket(f"tcp://0.0.0.0:{port}").is_listening
+    address = host.interface("eth0").addresses[0]
+    assert host.run(f"curl -sS -m 3 http://{address}:{port}/healthz").rc != 0
+
+
+@pytest.mark.parametrize(("name", "port", "engine"), INSTANCES)
+def test_secret_only_in_root_only_environment_file(host, name, port, engine):
+    env = host.file(f"/etc/{name}/app.env")
+    assert env.user == "root" and env.mode == 0o600
+    # Written escaped for systemd, read back exactly by the service's environment.
+    assert 'APP_DB_PASSWORD="p@ss\'w\\"rd$x%"' in env.content_string
+    assert "p@ss" not in host.file(f"/etc/systemd/system/{name}.service").content_string
+    pid = host.check_output(f"systemctl show -p MainPID --value {name}")
+    assert "p@ss" not in host.check_output(f"ps -o args= -p {pid}")
+
+
+@pytest.mark.parametrize(("name", "port", "engine"), INSTANCES)
+def test_healthz_ok_against_the_real_database(host, name, port, engine):
+    status, body = http(host, "GET", f"http://127.0.0.1:{port}/healthz")
+    assert status == 200, body
+    assert body == {"status": "ok", "checks": {"db": "ok", "schema": "ok", "efs": "ok"}}
+
+
+@pytest.mark.parametrize(("name", "port", "engine"), INSTANCES)
+def test_visit_is_stored_and_counted(host, name, port, engine):
+    zone = f"zone-{uuid.uuid4().hex[:8]}"
+    for beacon in ("b-1", "b-2"):
+        status, body = http(host, "POST", f"http://127.0.0.1:{port}/api/visits",
+                            {"shopper_id": "shopper-42", "zone": zone, "beacon_id": beacon})
+        assert status == 201, body
+    assert http(host, "GET", f"http://127.0.0.1:{port}/api/zones/{zone}/visits") == (200, {"zone": zone, "visits": 2})
+    status, body = http(host, "GET", f"http://127.0.0.1:{port}/api/zones")
+    assert status == 200 and body["zones"][zone] == 2
+    assert db_count(engine, zone) == 2
+
+
+def test_invalid_visit_rejected(host):
+    status, body = http(host, "POST", "http://127.0.0.1:8000/api/visits", {"shopper_id": "s", "zone": "no spaces"})
+    assert status == 400 and "beacon_id" in body["error"]
+
+
+def test_healthz_names_the_database_when_it_is_down(host):
+    DB.run_test("systemctl stop mariadb")
+    try:
+        status, body = http(host, "GET", "http://127.0.0.1:8001/healthz")
+        assert status == 503
+        assert body["failed"] == ["db", "schema"] and body["checks"]["efs"] == "ok"
+        # The PostgreSQL instance is unaffected.
+        assert http(host, "GET", "http://127.0.0.1:8000/healthz")[0] == 200
+    finally:
+        DB.run_test("systemctl start mariadb")
+    assert http(host, "GET", "http://127.0.0.1:8001/healthz")[0] == 200

@@ -1,0 +1,39 @@
+"""Settings from the environment (systemd EnvironmentFile written by the app role)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+ENGINES = ("postgres", "mysql", "mariadb")
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_engine: str
+    db_host: str
+    db_port: int
+    db_name: str
+    db_user: str
+    db_password: str
+    db_sslmode: str
+    db_connect_timeout: int
+    efs_path: str
+
+    @classmethod
+    def from_env(cls, env=None) -> "Settings":
+        env = os.environ if env is None else env
+        engine = env.get("APP_DB_ENGINE", "postgres")
+        if engine not in ENGINES:
+            raise ValueError(f"APP_DB_ENGINE must be one of {ENGINES}, not {engine!r}")
+        default_port = "5432" if engine == "postgres" else "3306"
+        return cls(
+            db_engine=engine,
+            db_host=env.get("APP_DB_HOST", "127.0.0.1"),
+            db_port=int(env.get("APP_DB_PORT") or default_port),
+            db_name=env.get("APP_DB_NAME", "shopper"),
+            db_user=env.get("APP_DB_USER", "shopper"),
+            db_password=env.get("APP_DB_PASSWORD", ""),
+            db_sslmode=env.get("APP_DB_SSLMODE", "prefer"),
+            db_connect_timeout=int(env.get("APP_DB_CONNECT_TIMEOUT", "3")),
+            efs_path=env.get("APP_EFS_PATH", "/mnt/efs/app"),
+        )

@@ -1,0 +1,168 @@
+"""Pure logic of the reference app (roles/app/files/shopper_app): routing, validation,
+health check reporting. A fake store stands in for the database here; the real
+PostgreSQL/MariaDB paths are proven in molecule/app and molecule/web_host."""
+from __future__ import annotations
+
+import io
+import json
+import sys
+
+import pytest
+
+from tests.helpers import REPO
+
+sys.dont_write_bytecode = True  # keep __pycache__ out of the role's files/ (it is deployed as is)
+sys.path.insert(0, str(REPO / "roles" / "app" / "files"))
+
+from shopper_app import config, wsgi  # noqa: E402  pylint: disable=wrong-import-position
+
+
+class FakeStore:
+    def __init__(self, db_up=True, schema=True):
+        self.db_up = db_up
+        self.schema = schema
+        self.visits = []
+        self.ensure_calls = 0
+
+    def _need_db(self):
+        if not self.db_up:
+            raise ConnectionError("db down")
+
+    def ensure_schema(self):
+        self._need_db()
+        self.ensure_calls += 1
+
+    def ping(self):
+        self._need_db()
+
+    def schema_present(self):
+        self._need_db()
+        return self.schema
+
+    def add_visit(self, shopper_id, zone, beacon_id):
+        self._need_db()
+        self.visits.append((shopper_id, zone, beacon_id))
+
+    def zone_counts(self, zone=None):
+        self._need_db()
+        counts = {}
+        for _, z, _ in self.visits:
+            if zone is None or z == zone:
+                counts[z] = counts.get(z, 0) + 1
+        return counts
+
+
+def make_app(store=None, efs_ok=True):
+    def efs_check(path):
+        if not efs_ok:
+            raise PermissionError(13, "Permission denied", path)
+
+    settings = config.Settings.from_env({"APP_EFS_PATH": "/nonexistent"})
+    return wsgi.App(settings, store=store or FakeStore(), efs_check=efs_check)
+
+
+def call(app, method, path, body=None, content_type="application/json"):
+    raw = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "CONTENT_TYPE": content_type if body is not None else "",
+        "CONTENT_LENGTH": str(len(raw)),
+        "wsgi.input": io.BytesIO(raw),
+    }
+    seen = {}
+
+    def start_response(status, headers):
+        seen["status"] = int(status.split()[0])
+        seen["headers"] = dict(headers)
+
+    out = b"".join(app(environ, start_response))
+    return seen["status"], seen["headers"], json.loads(out)
+
+
+def test_healthz_ok_reports_every_check():
+    status, headers, body = call(make_app(), "GET", "/healthz")
+    assert status == 200
+    assert body == {"status": "ok", "checks": {"db": "ok", "schema": "ok", "efs": "ok"}}
+    assert headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    ("store", "efs_ok", "failed"),
+    [
+        (FakeStore(db_up=False), True, ["db", "schema"]),
+        (FakeStore(schema=False), True, ["schema"]),
+        (FakeStore(), False, ["efs"]),
+    ],
+)
+def test_healthz_503_names_the_failed_check(store, efs_ok, failed):
+    status, _, body = call(make_app(store, efs_ok), "GET", "/healthz")
+    assert status == 503
+    assert body["status"] == "failed"
+    assert body["failed"] == failed
+
+
+def test_visit_then_counts():
+    store = FakeStore()
+    app = make_app(store)
+    for zone in ("entrance", "entrance", "dairy"):
+        status, _, body = call(app, "POST", "/api/visits", {"shopper_id": "s-1", "zone": zone, "beacon_id": "b:07"})
+        assert status == 201
+    assert call(app, "GET", "/api/zones/entrance/visits")[2] == {"zone": "entrance", "visits": 2}
+    assert call(app, "GET", "/api/zones/tills/visits")[2] == {"zone": "tills", "visits": 0}
+    assert call(app, "GET", "/api/zones")[2] == {"zones": {"entrance": 2, "dairy": 1}}
+    assert store.ensure_calls == 1  # schema ensured once per process, not per request
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"shopper_id": "s1", "zone": "a"}, "beacon_id"),
+        ({"shopper_id": "s1", "zone": "a b", "beacon_id": "b"}, "zone"),
+        ({"shopper_id": "x" * 65, "zone": "a", "beacon_id": "b"}, "shopper_id"),
+        ({"shopper_id": 7, "zone": "a", "beacon_id": "b"}, "shopper_id"),
+        ({"shopper_id": "s", "zone": "a", "beacon_id": "b", "admin": True}, "unknown fields: admin"),
+        (["not", "an", "object"], "JSON object"),
+        (b"{not json", "not valid JSON"),
+    ],
+)
+def test_invalid_visits_are_rejected_before_the_database(body, message):
+    store = FakeStore(db_up=False)  # a 400 must not depend on (or touch) the database
+    status, _, answer = call(make_app(store), "POST", "/api/visits", body)
+    assert status == 400
+    assert message in answer["error"]
+
+
+def test_wrong_content_type_and_oversized_body():
+    app = make_app()
+    assert call(app, "POST", "/api/visits", b"{}", content_type="text/plain")[0] == 415
+    assert call(app, "POST", "/api/visits", b"x" * 5000)[0] == 413
+
+
+def test_routing_404_405():
+    app = make_app()
+    assert call(app, "GET", "/nope")[0] == 404
+    status, headers, _ = call(app, "GET", "/api/visits")
+    assert status == 405 and headers["Allow"] == "POST"
+    assert call(app, "DELETE", "/healthz")[0] == 405
+    assert call(app, "GET", "/api/zones/bad%zone/visits")[0] == 400
+
+
+def test_database_down_on_api_is_503_not_a_crash():
+    status, _, body = call(make_app(FakeStore(db_up=False)), "GET", "/api/zones")
+    assert status == 503 and body == {"error": "database unavailable"}
+
+
+def test_settings_default_ports_follow_the_engine():
+    assert config.Settings.from_env({"APP_DB_ENGINE": "postgres"}).db_port == 5432
+    assert config.Settings.from_env({"APP_DB_ENGINE": "mariadb"}).db_port == 3306
+    assert config.Settings.from_env({"APP_DB_ENGINE": "mysql", "APP_DB_PORT": "3307"}).db_port == 3307
+    with pytest.raises(ValueError):
+        config.Settings.from_env({"APP_DB_ENGINE": "oracle"})
+
+
+def test_efs_probe_writes_and_removes(tmp_path):
+    wsgi.check_efs(str(tmp_path))
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(OSError):
+        wsgi.check_efs(str(tmp_path / "missing"))

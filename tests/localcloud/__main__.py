@@ -32,12 +32,23 @@ def _state(state_dir: Path) -> dict[str, Any] | None:
         return None
 
 
+def _is_our_server(st: dict[str, Any]) -> bool:
+    """The recorded pid is still our server (not a reused pid): check its command line."""
+    if not process_alive(st["pid"]):
+        return False
+    try:
+        argv = Path(f"/proc/{st['pid']}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"tests.localcloud.serve" in argv and str(st["port"]).encode() in argv
+
+
 def _running(state_dir: Path) -> dict[str, Any] | None:
-    """The recorded emulator, if its process is alive and answers as that process."""
+    """The recorded emulator, if its process is ours and answers as that process."""
     st = _state(state_dir)
-    if not st or not process_alive(st["pid"]):
+    if not st or not _is_our_server(st):
         return None
-    info = health(st["endpoint"])
+    info = health(st["endpoint"], timeout=60)
     return st if info and info.get("pid") == st["pid"] else None
 
 
@@ -80,11 +91,9 @@ def cmd_start(args: argparse.Namespace) -> int:
 def cmd_stop(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir).resolve()
     st = _state(state_dir)
-    if st and process_alive(st["pid"]):
+    if st and _is_our_server(st):
         # Only the process recorded by our own start, checked to still be our server.
-        info = health(st["endpoint"])
-        if info and info.get("pid") == st["pid"]:
-            terminate(st["pid"])
+        terminate(st["pid"])
     (state_dir / STATE_FILE).unlink(missing_ok=True)
     return 0
 

@@ -24,7 +24,8 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def _http(method: str, url: str, timeout: float = 10.0) -> Any:
+def _http(method: str, url: str, timeout: float = 120.0) -> Any:
+    # Generous: a reset of a full emulator on a loaded 2-core CI box can take many seconds.
     req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
     with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback only
         body = resp.read()
@@ -89,7 +90,7 @@ class Emulator:
         host: str = "127.0.0.1",
         port: int | None = None,
         detach: bool = False,
-        start_timeout: float = 60.0,
+        start_timeout: float = 180.0,
     ):
         self.log_dir = Path(log_dir)
         self.disable = list(disable)
@@ -207,7 +208,11 @@ def client(endpoint: str, service: str, region: str = DEFAULT_REGION, **kwargs: 
     import boto3
     from botocore.config import Config
 
-    kwargs.setdefault("config", Config(retries={"max_attempts": 2, "mode": "standard"}))
+    # Long read timeout rather than retries: a retried non-idempotent call (CreateX) would
+    # create twice, and the emulator is slow only when the machine is busy.
+    kwargs.setdefault(
+        "config", Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=10, read_timeout=180)
+    )
     return boto3.session.Session().client(
         service, region_name=region, endpoint_url=endpoint, **FAKE_CREDS, **kwargs
     )

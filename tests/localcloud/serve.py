@@ -61,10 +61,46 @@ class LocalCloudApp:
                     self.calls = 0
                 self.run_seeds()
             return result
-        if not path.startswith("/moto-api") and path != "/favicon.ico":
-            with self.lock:
-                self.calls += 1
-        return self.app(environ, start_response)
+        if path.startswith("/moto-api") or path == "/favicon.ico":
+            return self.app(environ, start_response)
+        with self.lock:
+            self.calls += 1
+        what = describe_call(environ)
+
+        def _start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+            # One line per AWS call that failed, naming the action: werkzeug's access log only
+            # shows "POST / 400", which hides which API a module tripped over.
+            if not status.startswith(("2", "3")):
+                print(f"localcloud: {what} -> {status}", flush=True)
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+        return self.app(environ, _start_response)
+
+
+def describe_call(environ: dict[str, Any]) -> str:
+    """'service Action' of an AWS request, as far as the request shows it (for the log)."""
+    import io
+    import re
+    from urllib.parse import parse_qs
+
+    service = "?"
+    m = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/", environ.get("HTTP_AUTHORIZATION", ""))
+    if m:
+        service = f"{m.group(2)}@{m.group(1)}"
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return f"{service} {target.split('.')[-1]}"
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        try:
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            size = 0
+        if size:
+            body = environ["wsgi.input"].read(size)
+            environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
+            action = parse_qs(body.decode("utf-8", "replace")).get("Action", ["?"])[0]
+            return f"{service} {action}"
+    return f"{service} {environ.get('REQUEST_METHOD', '')} {environ.get('PATH_INFO', '')}"
 
 
 def build_app(disable: set[str]) -> LocalCloudApp:

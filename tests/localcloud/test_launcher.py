@@ -47,6 +47,13 @@ def test_call_counter_counts_aws_calls_only(clean_emulator):
     assert emu.call_count() == 0
 
 
+def test_failed_calls_are_logged_with_their_action(emulator):
+    ec2 = emulator.client("ec2")
+    with pytest.raises(ec2.exceptions.ClientError):
+        ec2.describe_vpcs(VpcIds=["vpc-0123456789abcdef0"])
+    assert "localcloud: ec2@af-south-1 DescribeVpcs -> 400" in emulator.log_path.read_text()
+
+
 def test_reset_empties_backends_and_reapplies_seed(clean_emulator):
     ec2 = clean_emulator.client("ec2", region="eu-west-1")
     vpc_id = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]

@@ -11,18 +11,21 @@ an unchanged total means no single run made an AWS call.
 from __future__ import annotations
 
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
 
-from tests.helpers import PlaybookRun, run_playbook
+from tests.helpers import REPO, PlaybookRun, run_playbook
 
 pytestmark = pytest.mark.emulator
 
 PROVISION = "playbooks/provision.yml"
-NETWORK_TIER = "playbooks/network.yml"
+PREFLIGHT = "playbooks/preflight.yml"
 FIX_WHERE = "in inventories/<env>/group_vars/all"
+# Every check file the role ships runs by default (later tiers add theirs).
+CHECK_FILES = sorted(p.stem for p in (REPO / "roles/preflight/tasks").glob("*.yml") if p.stem != "main")
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class Case:
     id: str
     extra_vars: dict
     expect: tuple[str, ...]  # substrings of the failure: the variable, its value, the fix
-    problems: int = 1  # how many problems the run must report: no collateral findings
+    problems: int = 1  # at least this many problems (another tier's check may derive one more)
     tags: str | None = None
     check: bool = False
 
@@ -157,10 +160,23 @@ def test_every_wide_admin_cidr_is_named(batch: Batch):
     assert sorted(named.replace('"', "").split(", ")) == ["0.0.0.0/0", "64.0.0.0/2", "::/0"]
 
 
-def assert_preflight_failure(run: PlaybookRun, expect: tuple[str, ...], problems: int) -> None:
+def problem_lines(run: PlaybookRun) -> list[str]:
+    """The reported problems, one per "- <message>" line of the last copy of the failure message."""
+    block = run.stdout.rsplit("Fix them all, then run again:", 1)[-1].split("PLAY RECAP", 1)[0]
+    return [line.strip()[2:] for line in block.splitlines() if line.strip().startswith("- ")]
+
+
+def assert_preflight_failure(run: PlaybookRun, expect: tuple[str, ...], problems: int, touched) -> None:
     out = flat(run.stdout + run.stderr)
     assert run.rc != 0, run.explain()
-    assert f"Preflight found {problems} configuration problem(s); no AWS call was made." in out, run.explain()
+    found = re.search(r"Preflight found (\d+) configuration problem\(s\); no AWS call was made\.", out)
+    assert found and int(found[1]) >= problems, run.explain()
+    # No spurious finding: every problem names a variable this run set (the tier
+    # roles' defaults are loaded here, as in a real run, and must all pass).
+    lines = problem_lines(run)
+    assert len(lines) == int(found[1]), run.explain()
+    for line in lines:
+        assert any(var in line for var in touched), f"unexpected finding: {line}"
     for text in expect:
         assert flat(text) in out, f"missing: {text!r}\n{run.explain()}"
     # The run stopped at preflight's report: one failed task, nothing after it.
@@ -175,27 +191,28 @@ def test_case_table_is_large_enough():
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_bad_input_fails_before_any_aws_call(batch: Batch, case: Case):
-    assert_preflight_failure(batch.runs[case.id], case.expect, case.problems)
+    assert_preflight_failure(batch.runs[case.id], case.expect, case.problems, case.extra_vars)
     assert batch.aws_calls == 0, f"the emulator received {batch.aws_calls} AWS call(s) during the bad-input runs"
 
 
 def test_all_problems_reported_in_one_failure(batch: Batch):
     run = batch.runs["multi"]
-    assert_preflight_failure(run, MULTI_EXPECT, len(MULTI_EXPECT))
+    assert_preflight_failure(run, MULTI_EXPECT, len(MULTI_EXPECT), MULTI)
     assert batch.aws_calls == 0
 
 
 def test_local_inventory_defaults_pass(emulator):
-    """The local inventory as shipped passes every check.
+    """The local inventory as shipped passes every check, without the tier roles' defaults loaded.
 
-    Run through the network tier playbook, provision.yml's first import, so the tier
-    roles' defaults are loaded exactly as in a full run; --tags preflight keeps the AWS
-    roles out (provision.yml --tags preflight would also run later tiers' always-tagged
-    lookups of the network, which need a provisioned VPC).
+    Through playbooks/preflight.yml, the validate-only entry: preflight must not depend on
+    the tier roles' defaults (it mirrors them). With those defaults loaded (provision.yml),
+    the bad-input runs above prove there is no spurious finding. (`provision.yml --tags
+    preflight` is no validate-only run: Ansible runs every later role's argument
+    validation, tagged always, and those need the VPC's facts.)
     """
     before = emulator.call_count()
-    run = run_playbook(NETWORK_TIER, endpoint=emulator.endpoint, tags="preflight", timeout=300)
+    run = run_playbook(PREFLIGHT, endpoint=emulator.endpoint, timeout=300)
     assert run.rc == 0, run.explain()
-    assert "Preflight passed: common, network checks found no problem." in run.stdout, run.explain()
+    assert f"Preflight passed: {', '.join(CHECK_FILES)} checks found no problem." in run.stdout, run.explain()
     assert run.failed == 0 and run.changed == 0, run.explain()
     assert emulator.call_count() == before

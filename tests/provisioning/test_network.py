@@ -327,3 +327,44 @@ def test_lookups_find_the_same_resources_read_only(emulator, vpc, subnets, group
     assert facts["public"] == [subnets[f"{PREFIX}-public-{az}"]["SubnetId"] for az in AZS]
     assert facts["private"] == [subnets[f"{PREFIX}-private-{az}"]["SubnetId"] for az in AZS]
     assert facts["sgs"] == {k: groups[f"{PREFIX}-{k}"]["GroupId"] for k in EXPECTED_RULES}
+
+
+# --- protea.platform.vpc_flow_log on its own (our module: check mode, replace, absent) ---
+def _flow_log_module(emulator, check: bool = False, **args) -> dict:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.helpers import REPO
+
+    params = {"endpoint_url": emulator.endpoint, "access_key": "testing", "secret_key": "testing",
+              "region": "af-south-1", **args}
+    cmd = [str(Path(sys.executable).parent / "ansible"), "localhost", "-c", "local", "-i", "localhost,",
+           "-e", f"ansible_python_interpreter={sys.executable}",
+           "-m", "protea.platform.vpc_flow_log", "-a", json.dumps(params)] + (["--check"] if check else [])
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def test_flow_log_module_check_mode_replace_and_absent(emulator, runs):
+    ec2 = emulator.client("ec2")
+    vpc_id = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
+    args = {"resource_id": vpc_id, "log_group_name": "/test/flow-module",
+            "deliver_logs_permission_arn": "arn:aws:iam::123456789012:role/flow-test", "tags": {"Name": "t"}}
+
+    def logs():
+        return ec2.describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc_id]}])["FlowLogs"]
+
+    assert _flow_log_module(emulator, check=True, **args)["changed"] is True
+    assert logs() == []
+    assert _flow_log_module(emulator, **args)["changed"] is True
+    assert _flow_log_module(emulator, **args)["changed"] is False
+    replaced = _flow_log_module(emulator, **dict(args, traffic_type="REJECT"))
+    assert replaced["changed"] is True
+    assert [(f["TrafficType"], _tags(f)) for f in logs()] == [("REJECT", {"Name": "t"})]
+    assert _flow_log_module(emulator, **dict(args, state="absent"))["changed"] is True
+    assert logs() == []
+    ec2.delete_vpc(VpcId=vpc_id)

@@ -20,14 +20,19 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.helpers import run_playbook  # noqa: E402
+from tests.localcloud.__main__ import ensure_ssh_key  # noqa: E402
 from tests.localcloud.emulator import Emulator  # noqa: E402
-from tests.provisioning.test_data import DATA, OPTIONS, make_network  # noqa: E402
+from tests.provisioning.test_data import DATA, OPTIONS, converge_network  # noqa: E402
 
 
 def main() -> None:
     results = {"playbook": DATA, "options": OPTIONS, "runs": {}}
     with tempfile.TemporaryDirectory() as tmp, Emulator(tmp) as emu:
-        extra = {**make_network(emu), **OPTIONS}
+        # The network tier (run first, not timed) reads the local cloud's ssh key from here.
+        ensure_ssh_key(Path(tmp))
+        os.environ["PROTEA_LOCALCLOUD_DIR"] = tmp
+        converge_network(emu)
+        extra = dict(OPTIONS)
         for name, check in (("converge", False), ("noop", False), ("check", True)):
             before = emu.call_count()
             start = time.monotonic()

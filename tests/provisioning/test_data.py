@@ -1,9 +1,9 @@
 """Data tier (playbooks/data.yml) against the emulator: converge, converge again (no change),
 --check (no change), then every promised property read back through boto3.
 
-The network tier's facts (vpc_private_subnet_ids, security_groups_ids) are given as
-extra vars, as network.yml exports them, for a VPC and security groups made here with
-boto3; the data tier only needs their ids.
+Setup converges the real network tier first (network.yml --tags vpc,security_groups: the
+bastion hosts are not needed here), so data.yml finds the VPC, private subnets and
+security groups through the network roles' lookup.yml, as it does on AWS when run alone.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tests.helpers import PlaybookRun, run_playbook
 pytestmark = pytest.mark.emulator
 
 DATA = "playbooks/data.yml"
+NETWORK = "playbooks/network.yml"
 NAME = "shopper-local"
 DB = f"{NAME}-db"
 PASSWORD = "/shopper/local/rds/master-password"
@@ -29,16 +30,27 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def make_network(emu) -> dict:
+def network_ids(emu) -> dict:
+    """The network tier's private subnets and security groups, read back by their tags/names."""
     ec2 = emu.client("ec2")
-    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=az)["Subnet"]["SubnetId"]
-        for cidr, az in (("10.20.128.0/20", "af-south-1a"), ("10.20.144.0/20", "af-south-1b"))
-    ]
-    sgs = {n: ec2.create_security_group(GroupName=f"{NAME}-{n}", Description=n, VpcId=vpc)["GroupId"]
-           for n in ("alb", "bastion", "web", "rds", "efs")}
-    return {"vpc_id": vpc, "vpc_private_subnet_ids": subnets, "security_groups_ids": sgs}
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [NAME]}])["Vpcs"][0]["VpcId"]
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]},
+                                            {"Name": "tag:Name", "Values": [f"{NAME}-private-*"]}])["Subnets"]
+    groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["SecurityGroups"]
+    by_name = {g["GroupName"]: g["GroupId"] for g in groups}
+    return {
+        "vpc_id": vpc,
+        "vpc_private_subnet_ids": sorted(s["SubnetId"] for s in subnets),
+        "security_groups_ids": {n: by_name[f"{NAME}-{n}"] for n in ("alb", "bastion", "web", "rds", "efs")},
+    }
+
+
+def converge_network(emu) -> dict:
+    run = run_playbook(NETWORK, endpoint=emu.endpoint, tags="vpc,security_groups")
+    assert run.rc == 0, run.explain()
+    net = network_ids(emu)
+    assert len(net["vpc_private_subnet_ids"]) == 2
+    return net
 
 
 @dataclass
@@ -56,8 +68,8 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(emulator) -> Stack:
     emulator.reset()
-    net = make_network(emulator)
-    extra = {**net, **OPTIONS}
+    net = converge_network(emulator)
+    extra = dict(OPTIONS)  # no network facts: data.yml looks them up
     first = run_playbook(DATA, endpoint=emulator.endpoint, extra_vars=extra)
     assert first.rc == 0, first.explain()
     second = run_playbook(DATA, endpoint=emulator.endpoint, extra_vars=extra)
@@ -67,6 +79,9 @@ def stack(emulator) -> Stack:
 
 def test_converge_creates_then_changes_nothing(stack):
     assert stack.first.changed > 0 and stack.first.failed == 0
+    # The network facts came from the network roles' lookups (run alone, as on AWS).
+    assert "TASK [protea.platform.vpc : Find the VPC by its tags]" in stack.first.stdout
+    assert "TASK [protea.platform.security_groups : Find the security groups]" in stack.first.stdout
     assert stack.second.rc == 0 and stack.second.changed == 0, stack.second.explain()
 
 
@@ -206,7 +221,7 @@ def test_rds_endpoint_exported_by_wait(stack):
 
 def test_rds_delete_needs_confirmation(stack):
     run = run_playbook(DATA, endpoint=stack.emu.endpoint, tags="rds",
-                       extra_vars={**stack.net, **OPTIONS, "rds_state": "absent"})
+                       extra_vars={**OPTIONS, "rds_state": "absent"})
     assert run.rc != 0
     assert f"Set rds_confirm_delete={DB} to confirm" in flat(run.stdout), run.explain()
     assert _db(stack)["DBInstanceStatus"] == "available"

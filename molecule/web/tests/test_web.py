@@ -19,7 +19,7 @@ def get(host, url, headers=()):
     status = int(host.check_output(shlex.join(cmd)))
     lines = host.file("/tmp/h").content_string.splitlines()[1:]
     head = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines if ":" in line)}
-    return status, head, host.file("/tmp/b").content_string
+    return status, head, host.file("/tmp/b").content.decode("utf-8", "replace")  # may be gzip
 
 
 def last_log(host):

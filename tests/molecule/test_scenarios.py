@@ -43,7 +43,7 @@ def host_image() -> str:
     return "localhost/protea-debian12:latest"
 
 
-def _record(scenario: str, seconds: float, steps: dict[str, float], ok: bool) -> None:
+def _record(scenario: str, seconds: float, steps: dict[str, float], ok: bool, load: float) -> None:
     """Merge this scenario's timings into the shared results file (others may
     write it concurrently: hold a lock while reading and rewriting)."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -60,13 +60,15 @@ def _record(scenario: str, seconds: float, steps: dict[str, float], ok: bool) ->
             "passed": ok,
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "cores": os.cpu_count(),
+            # Other jobs on the same cores stretch these times: keep the context.
+            "loadavg_1m_at_start": round(load, 1),
         }
         RESULTS.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_scenario(scenario: str, host_image: str) -> None:
-    started = time.monotonic()
+    started, load = time.monotonic(), os.getloadavg()[0]
     steps: dict[str, float] = {}
     step_start: dict[str, float] = {}
     lines: list[str] = []
@@ -86,7 +88,7 @@ def test_scenario(scenario: str, host_image: str) -> None:
                 steps[key] = time.monotonic() - step_start.pop(m["step"])
     rc = proc.wait(timeout=1800)
     output = "".join(lines)
-    _record(scenario, time.monotonic() - started, steps, rc == 0)
+    _record(scenario, time.monotonic() - started, steps, rc == 0, load)
     tail = "".join(lines[-120:])
     assert rc == 0, f"molecule test -s {scenario} failed (rc={rc}):\n{tail}"
     assert f"[{scenario} > idempotence] Executed: Successful" in output, (

@@ -59,13 +59,14 @@ def emulator_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Calla
     def make(disable: list[str] | tuple[str, ...] = (), env: dict[str, str] | None = None) -> Emulator:
         key = (tuple(sorted(disable)), tuple(sorted((env or {}).items())))
         emu = started.pop(key, None)
+        reused = emu is not None
         if emu is None:
             while len(started) >= 3:  # ~100 MB each: keep the most recently used few
                 started.pop(next(iter(started))).stop()
             emu = Emulator(tmp_path_factory.mktemp("emulator-extra"), disable=disable, env=env).start()
-        else:
+        started[key] = emu  # registered before reset, so a failing reset still gets it stopped
+        if reused:
             emu.reset()
-        started[key] = emu
         return emu
 
     try:

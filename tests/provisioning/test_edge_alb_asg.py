@@ -1,0 +1,290 @@
+"""Web and edge tier, compute side (roles/alb, roles/asg via playbooks/edge.yml --tags alb,asg)
+against the emulator: converge, converge again (no change), --check (no change), then a
+launch template change (one new version, one rolling instance refresh), and every promised
+property read back through boto3. Bad capacity/health-check inputs stop the run in preflight
+before any AWS call.
+
+Setup converges the real network tier (vpc, security_groups) and imports a self-signed
+certificate into ACM as test glue (the acm role requests DNS-validated ones on AWS).
+"""
+from __future__ import annotations
+
+import datetime
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from tests.helpers import PlaybookRun, run_playbook
+
+pytestmark = pytest.mark.emulator
+
+EDGE = "playbooks/edge.yml"
+NETWORK = "playbooks/network.yml"
+TAGS = "alb,asg"
+NAME = "shopper-local"
+ALB = f"{NAME}-alb"
+WEB = f"{NAME}-web"
+SECRET = "/shopper/local/alb/origin-secret"
+ACCOUNT = "123456789012"
+ELB_ACCOUNT_AF_SOUTH_1 = "098369216593"  # AWS doc: ELB account for access logs in af-south-1
+
+
+def self_signed_cert(emu) -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "shop.example.test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("shop.example.test")]), critical=False)
+            .sign(key, hashes.SHA256()))
+    return emu.client("acm").import_certificate(
+        Certificate=cert.public_bytes(serialization.Encoding.PEM),
+        PrivateKey=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption()))["CertificateArn"]
+
+
+@dataclass
+class Stack:
+    emu: object
+    cert: str
+    first: PlaybookRun
+    second: PlaybookRun
+    check: PlaybookRun
+    versions_before_change: list
+    refreshes_before_change: list
+    changed_lt: PlaybookRun
+
+    def client(self, service):
+        return self.emu.client(service)
+
+
+@pytest.fixture(scope="module")
+def stack(emulator) -> Stack:
+    emulator.reset()
+    net = run_playbook(NETWORK, endpoint=emulator.endpoint, tags="vpc,security_groups")
+    assert net.rc == 0, net.explain()
+    cert = self_signed_cert(emulator)
+    extra = {"alb_certificate_arn": cert}
+    first = run_playbook(EDGE, endpoint=emulator.endpoint, extra_vars=extra, tags=TAGS)
+    assert first.rc == 0, first.explain()
+    second = run_playbook(EDGE, endpoint=emulator.endpoint, extra_vars=extra, tags=TAGS)
+    check = run_playbook(EDGE, endpoint=emulator.endpoint, extra_vars=extra, tags=TAGS, check=True, diff=True)
+    ec2, asg = emulator.client("ec2"), emulator.client("autoscaling")
+    versions = ec2.describe_launch_template_versions(LaunchTemplateName=WEB)["LaunchTemplateVersions"]
+    refreshes = asg.describe_instance_refreshes(AutoScalingGroupName=WEB)["InstanceRefreshes"]
+    # A changed launch template (instance type), as after a new image.
+    changed_lt = run_playbook(EDGE, endpoint=emulator.endpoint, tags=TAGS,
+                              extra_vars={**extra, "asg_instance_type": "t3.medium",
+                                          "asg_refresh_min_healthy_percentage": 50, "asg_refresh_delay": 1})
+    return Stack(emulator, cert, first, second, check, versions, refreshes, changed_lt)
+
+
+def test_converge_then_rerun_and_check_change_nothing(stack):
+    assert stack.first.changed > 0 and stack.first.failed == 0
+    assert "TASK [protea.platform.vpc : Find the VPC by its tags]" in stack.first.stdout
+    assert stack.second.rc == 0 and stack.second.changed == 0, stack.second.explain()
+    assert stack.check.rc == 0 and stack.check.changed == 0, stack.check.explain()
+
+
+def test_reruns_add_no_launch_template_version_and_no_refresh(stack):
+    assert [v["VersionNumber"] for v in stack.versions_before_change] == [1]
+    assert stack.refreshes_before_change == []
+
+
+def _alb(stack):
+    return stack.client("elbv2").describe_load_balancers(Names=[ALB])["LoadBalancers"][0]
+
+
+def _tg(stack):
+    return stack.client("elbv2").describe_target_groups(Names=[WEB])["TargetGroups"][0]
+
+
+def test_alb_internet_facing_on_public_subnets_with_alb_group(stack):
+    lb = _alb(stack)
+    ec2 = stack.client("ec2")
+    assert lb["Scheme"] == "internet-facing" and lb["Type"] == "application"
+    subnets = ec2.describe_subnets(SubnetIds=[a["SubnetId"] for a in lb["AvailabilityZones"]])["Subnets"]
+    names = sorted({t["Key"]: t["Value"] for t in s["Tags"]}["Name"] for s in subnets)
+    assert names == [f"{NAME}-public-af-south-1a", f"{NAME}-public-af-south-1b"]
+    groups = ec2.describe_security_groups(GroupIds=lb["SecurityGroups"])["SecurityGroups"]
+    assert [g["GroupName"] for g in groups] == [f"{NAME}-alb"]
+
+
+def test_alb_attributes(stack):
+    elbv2 = stack.client("elbv2")
+    attrs = {a["Key"]: a["Value"] for a in elbv2.describe_load_balancer_attributes(LoadBalancerArn=_alb(stack)["LoadBalancerArn"])["Attributes"]}
+    assert attrs["deletion_protection.enabled"] == "true"
+    assert attrs["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert attrs["access_logs.s3.enabled"] == "true"
+    assert attrs["access_logs.s3.bucket"] == f"{NAME}-alb-logs-{ACCOUNT}"
+    assert attrs["access_logs.s3.prefix"] == "alb"
+
+
+def test_access_log_bucket(stack):
+    s3 = stack.client("s3")
+    bucket = f"{NAME}-alb-logs-{ACCOUNT}"
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block[k] for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"))
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    allow = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert len(allow) == 1
+    assert allow[0]["Principal"] == {"AWS": f"arn:aws:iam::{ELB_ACCOUNT_AF_SOUTH_1}:root"}
+    assert allow[0]["Action"] == "s3:PutObject"
+    assert allow[0]["Resource"] == f"arn:aws:s3:::{bucket}/alb/AWSLogs/{ACCOUNT}/*"
+
+
+def _listeners(stack):
+    elbv2 = stack.client("elbv2")
+    return {l["Port"]: l for l in elbv2.describe_listeners(LoadBalancerArn=_alb(stack)["LoadBalancerArn"])["Listeners"]}
+
+
+def test_http_listener_redirects_to_https(stack):
+    listeners = _listeners(stack)
+    assert sorted(listeners) == [80, 443]
+    http = listeners[80]
+    assert http["Protocol"] == "HTTP"
+    (action,) = http["DefaultActions"]
+    assert action["Type"] == "redirect"
+    assert action["RedirectConfig"]["Protocol"] == "HTTPS" and action["RedirectConfig"]["Port"] == "443"
+    assert action["RedirectConfig"]["StatusCode"] == "HTTP_301"
+
+
+def test_https_listener_forwards_only_with_origin_secret(stack):
+    https = _listeners(stack)[443]
+    assert https["Protocol"] == "HTTPS"
+    assert https["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert [c["CertificateArn"] for c in https["Certificates"]] == [stack.cert]
+    (default,) = https["DefaultActions"]
+    assert default["Type"] == "fixed-response" and default["FixedResponseConfig"]["StatusCode"] == "403"
+    secret = stack.client("ssm").get_parameter(Name=SECRET, WithDecryption=True)["Parameter"]["Value"]
+    rules = [r for r in stack.client("elbv2").describe_rules(ListenerArn=https["ListenerArn"])["Rules"] if not r["IsDefault"]]
+    assert len(rules) == 1
+    (cond,) = rules[0]["Conditions"]
+    assert cond["Field"] == "http-header"
+    assert cond["HttpHeaderConfig"] == {"HttpHeaderName": "X-Origin-Verify", "Values": [secret]}
+    (action,) = rules[0]["Actions"]
+    assert action["Type"] == "forward" and action["TargetGroupArn"] == _tg(stack)["TargetGroupArn"]
+
+
+def test_origin_secret_generated_once_and_never_logged(stack):
+    param = stack.client("ssm").get_parameter(Name=SECRET, WithDecryption=True)["Parameter"]
+    assert param["Type"] == "SecureString"
+    assert param["Version"] == 1, "a re-run must not rotate the origin secret"
+    value = param["Value"]
+    assert len(value) == 40 and value.isalnum()
+    for run in (stack.first, stack.second, stack.check, stack.changed_lt):
+        assert value not in run.stdout and value not in run.stderr
+
+
+def test_target_group_health_check(stack):
+    tg = _tg(stack)
+    assert (tg["Protocol"], tg["Port"], tg["TargetType"]) == ("HTTP", 80, "instance")
+    assert tg["HealthCheckPath"] == "/healthz"
+    assert tg["HealthCheckProtocol"] == "HTTP"
+    assert tg["Matcher"]["HttpCode"] == "200"
+    assert (tg["HealthyThresholdCount"], tg["UnhealthyThresholdCount"]) == (2, 3)
+
+
+def _group(stack):
+    return stack.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[WEB])["AutoScalingGroups"][0]
+
+
+def test_launch_template_data(stack):
+    ec2 = stack.client("ec2")
+    data = ec2.describe_launch_template_versions(LaunchTemplateName=WEB, Versions=["1"])["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+    meta = data["MetadataOptions"]
+    assert meta["HttpTokens"] == "required" and meta["HttpEndpoint"] == "enabled"
+    assert int(meta["HttpPutResponseHopLimit"]) == 1
+    (disk,) = data["BlockDeviceMappings"]
+    assert disk["Ebs"]["VolumeType"] == "gp3" and disk["Ebs"]["Encrypted"] in (True, "true")
+    (nic,) = data["NetworkInterfaces"]
+    assert nic["AssociatePublicIpAddress"] in (False, "false")
+    web_sg = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [f"{NAME}-web"]}])["SecurityGroups"][0]["GroupId"]
+    assert nic["Groups"] == [web_sg]
+    profile = data["IamInstanceProfile"]
+    assert profile.get("Name") == WEB or profile.get("Arn") == f"arn:aws:iam::{ACCOUNT}:instance-profile/{WEB}"
+    assert data["InstanceType"] == "t3.small"
+    image = ec2.describe_images(ImageIds=[data["ImageId"]])["Images"][0]
+    assert image["OwnerId"] == "136693071363" and image["Name"].startswith("debian-12-amd64-")
+
+
+def test_instance_role_policies(stack):
+    iam = stack.client("iam")
+    role = iam.get_instance_profile(InstanceProfileName=WEB)["InstanceProfile"]["Roles"][0]["RoleName"]
+    managed = {p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]}
+    assert managed == {"arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
+                       "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"}
+    doc = iam.get_role_policy(RoleName=role, PolicyName="read-own-ssm-parameters")["PolicyDocument"]
+    (stmt,) = doc["Statement"]
+    assert stmt["Resource"] == f"arn:aws:ssm:af-south-1:{ACCOUNT}:parameter/shopper/local/*"
+    assert "ssm:GetParameter" in stmt["Action"]
+
+
+def test_asg_over_private_subnets_behind_target_group(stack):
+    group = _group(stack)
+    ec2 = stack.client("ec2")
+    subnets = ec2.describe_subnets(SubnetIds=group["VPCZoneIdentifier"].split(","))["Subnets"]
+    names = sorted({t["Key"]: t["Value"] for t in s["Tags"]}["Name"] for s in subnets)
+    assert names == [f"{NAME}-private-af-south-1a", f"{NAME}-private-af-south-1b"]
+    assert group["TargetGroupARNs"] == [_tg(stack)["TargetGroupArn"]]
+    assert group["HealthCheckType"] == "ELB" and group["HealthCheckGracePeriod"] == 300
+    assert (group["MinSize"], group["DesiredCapacity"], group["MaxSize"]) == (2, 2, 6)
+    instances = ec2.describe_instances(InstanceIds=[i["InstanceId"] for i in group["Instances"]])["Reservations"]
+    for inst in (i for r in instances for i in r["Instances"]):
+        assert "PublicIpAddress" not in inst
+
+
+def test_target_tracking_policy(stack):
+    (policy,) = stack.client("autoscaling").describe_policies(AutoScalingGroupName=WEB)["ScalingPolicies"]
+    assert policy["PolicyType"] == "TargetTrackingScaling"
+    config = policy["TargetTrackingConfiguration"]
+    assert config["PredefinedMetricSpecification"]["PredefinedMetricType"] == "ASGAverageCPUUtilization"
+    assert config["TargetValue"] == 50.0
+
+
+def test_changed_launch_template_starts_one_rolling_refresh(stack):
+    run = stack.changed_lt
+    assert run.rc == 0, run.explain()
+    ec2 = stack.client("ec2")
+    versions = ec2.describe_launch_template_versions(LaunchTemplateName=WEB)["LaunchTemplateVersions"]
+    assert sorted(v["VersionNumber"] for v in versions) == [1, 2]
+    assert _group(stack)["LaunchTemplate"]["Version"] == "2"
+    (refresh,) = stack.client("autoscaling").describe_instance_refreshes(AutoScalingGroupName=WEB)["InstanceRefreshes"]
+    assert refresh["Status"] == "Successful"
+    assert refresh["Preferences"]["MinHealthyPercentage"] == 50
+
+
+BAD = [
+    ({"asg_min_size": 3, "asg_desired_capacity": 2, "asg_max_size": 6, "alb_health_check_path": "healthz",
+      "alb_origin_secret_header_name": "X Origin", "asg_refresh_min_healthy_percentage": 150,
+      "asg_scaling_metric": "Memory", "asg_scaling_target_value": 0},
+     ["asg_min_size <= asg_desired_capacity <= asg_max_size (and max >= 1); got 3 <= 2 <= 6",
+      "alb_health_check_path 'healthz' must be an absolute URL path starting with '/'",
+      "alb_origin_secret_header_name 'X Origin' must be an HTTP header name",
+      "asg_refresh_min_healthy_percentage '150' must be a whole number from 0 to 100",
+      "asg_scaling_metric 'Memory' must be ASGAverageCPUUtilization or ALBRequestCountPerTarget",
+      "asg_scaling_target_value '0' must be a positive number"]),
+    ({"asg_min_size": "two", "asg_max_size": 0, "asg_desired_capacity": 0},
+     ["asg_min_size 'two', asg_desired_capacity '0' and asg_max_size '0' must be whole numbers"]),
+]
+
+
+def test_bad_inputs_stop_in_preflight_before_any_aws_call(stack):
+    emu = stack.emu
+    before = emu.call_count()
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda case: run_playbook(EDGE, endpoint=emu.endpoint, extra_vars=case[0], tags=TAGS), BAD))
+    assert emu.call_count() == before
+    for run, (_, messages) in zip(runs, BAD):
+        assert run.rc != 0
+        text = " ".join(run.stdout.split())
+        for message in messages:
+            assert message in text, run.explain()

@@ -8,18 +8,15 @@ here asserts a time.
 """
 from __future__ import annotations
 
-import json
 import os
-import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.helpers import run_playbook  # noqa: E402
+from bench._tier import measure, write  # noqa: E402
 from tests.localcloud.__main__ import ensure_ssh_key  # noqa: E402
 from tests.localcloud.emulator import Emulator  # noqa: E402
 from tests.provisioning.test_data import DATA, OPTIONS, converge_network  # noqa: E402
@@ -33,25 +30,8 @@ def main() -> None:
         os.environ["PROTEA_LOCALCLOUD_DIR"] = tmp
         converge_network(emu)
         extra = dict(OPTIONS)
-        for name, check in (("converge", False), ("noop", False), ("check", True)):
-            before = emu.call_count()
-            start = time.monotonic()
-            run = run_playbook(DATA, endpoint=emu.endpoint, extra_vars=extra, check=check, diff=check)
-            seconds = round(time.monotonic() - start, 1)
-            if run.rc != 0:
-                raise SystemExit(run.explain())
-            results["runs"][name] = {"seconds": seconds, "aws_calls": emu.call_count() - before, "changed": run.changed}
-            print(name, results["runs"][name], flush=True)
-    results["machine"] = {
-        "cpus": os.cpu_count(),
-        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
-        "python": platform.python_version(),
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    out = REPO / "bench/results/data.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {out}")
+        results["runs"] = measure(emu, DATA, extra=extra)
+    write("data", results)
 
 
 if __name__ == "__main__":

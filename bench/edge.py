@@ -9,17 +9,15 @@ a time.
 """
 from __future__ import annotations
 
-import json
 import os
-import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench._tier import measure, write  # noqa: E402
 from tests.helpers import run_playbook  # noqa: E402
 from tests.localcloud.__main__ import ensure_ssh_key  # noqa: E402
 from tests.localcloud.emulator import Emulator  # noqa: E402
@@ -36,25 +34,8 @@ def main() -> None:
         if net.rc != 0:
             raise SystemExit(net.explain())
         extra = {"alb_certificate_arn": self_signed_cert(emu)}
-        for name, check in (("converge", False), ("noop", False), ("check", True)):
-            before = emu.call_count()
-            start = time.monotonic()
-            run = run_playbook(EDGE, endpoint=emu.endpoint, extra_vars=extra, tags=TAGS, check=check, diff=check)
-            seconds = round(time.monotonic() - start, 1)
-            if run.rc != 0:
-                raise SystemExit(run.explain())
-            results["runs"][name] = {"seconds": seconds, "aws_calls": emu.call_count() - before, "changed": run.changed}
-            print(name, results["runs"][name], flush=True)
-    results["machine"] = {
-        "cpus": os.cpu_count(),
-        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
-        "python": platform.python_version(),
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    out = REPO / "bench/results/edge.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {out}")
+        results["runs"] = measure(emu, EDGE, extra=extra, tags=TAGS)
+    write("edge", results)
 
 
 if __name__ == "__main__":

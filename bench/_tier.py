@@ -17,17 +17,20 @@ from tests.helpers import run_playbook  # noqa: E402
 RUNS = (("converge", False), ("noop", False), ("check", True))
 
 
-def measure(emu, playbook: str, *, extra: dict | None = None, tags: str | None = None) -> dict:
+def measure(emu, playbook: str, *, extra: dict | None = None, tags: str | None = None,
+            env: dict | None = None) -> dict:
     """Wall seconds, AWS calls and changed tasks of each run; stops at the first failure."""
     runs = {}
     for name, check in RUNS:
         before = emu.call_count()
         start = time.monotonic()
-        run = run_playbook(playbook, endpoint=emu.endpoint, extra_vars=extra, tags=tags, check=check, diff=check)
+        run = run_playbook(playbook, endpoint=emu.endpoint, extra_vars=extra, tags=tags, check=check, diff=check,
+                           env=env)
         seconds = round(time.monotonic() - start, 1)
         if run.rc != 0:
             raise SystemExit(run.explain())
-        runs[name] = {"seconds": seconds, "aws_calls": emu.call_count() - before, "changed": run.changed}
+        runs[name] = {"seconds": seconds, "aws_calls": emu.call_count() - before, "changed": run.changed,
+                      "tasks_ok": sum(h["ok"] for h in run.recap.values())}
         print(name, runs[name], flush=True)
     return runs
 

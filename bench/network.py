@@ -8,18 +8,14 @@ here asserts a time.
 """
 from __future__ import annotations
 
-import json
-import os
-import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.helpers import run_playbook  # noqa: E402
+from bench._tier import measure, write  # noqa: E402
 from tests.localcloud.__main__ import ensure_ssh_key  # noqa: E402
 from tests.localcloud.emulator import Emulator  # noqa: E402
 
@@ -27,31 +23,10 @@ PLAYBOOK = "playbooks/network.yml"
 
 
 def main() -> None:
-    results = {"playbook": PLAYBOOK, "runs": {}}
     with tempfile.TemporaryDirectory() as tmp, Emulator(tmp) as emu:
         ensure_ssh_key(Path(tmp))
-        env = {"PROTEA_LOCALCLOUD_DIR": tmp}
-        results["machine_loadavg_before"] = [round(x, 2) for x in os.getloadavg()]
-        for name, check in (("converge", False), ("noop", False), ("check_diff", True)):
-            before = emu.call_count()
-            start = time.monotonic()
-            run = run_playbook(PLAYBOOK, endpoint=emu.endpoint, check=check, diff=check, env=env)
-            seconds = round(time.monotonic() - start, 1)
-            if run.rc != 0:
-                raise SystemExit(run.explain())
-            results["runs"][name] = {"seconds": seconds, "aws_calls": emu.call_count() - before, "changed": run.changed,
-                                     "tasks_ok": run.recap["localhost"]["ok"]}
-            print(name, results["runs"][name], flush=True)
-    results["machine"] = {
-        "cpus": os.cpu_count(),
-        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
-        "python": platform.python_version(),
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    out = REPO / "bench/results/network.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {out}")
+        runs = measure(emu, PLAYBOOK, env={"PROTEA_LOCALCLOUD_DIR": tmp})
+    write("network", {"playbook": PLAYBOOK, "runs": runs})
 
 
 if __name__ == "__main__":

@@ -1,0 +1,109 @@
+"""Image selection and rollout (roles/asg, playbooks/rollout.yml) against the emulator.
+
+Setup converges the network tier (vpc, security_groups) and the web tier's ALB and group
+(edge.yml --tags alb,asg, with a self-signed certificate imported as test glue), then
+registers "baked" images through the EC2 API with the tags playbooks/bake_image.yml puts on
+them. Asserted through boto3: the group starts on the distribution image; rollout.yml moves
+it to the newest baked image with a launch-before-terminate refresh; a later provision run
+keeps the baked image (changed=0); a named version rolls back; an unknown version fails.
+"""
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import run_playbook
+from tests.localcloud.compat.ec2 import debian_ami_id
+from tests.provisioning.test_edge_alb_asg import self_signed_cert
+
+pytestmark = pytest.mark.emulator
+
+EDGE = "playbooks/edge.yml"
+NETWORK = "playbooks/network.yml"
+ROLLOUT = "playbooks/rollout.yml"
+WEB = "shopper-local-web"
+FAST = {"asg_refresh_delay": 1, "asg_healthy_delay": 1, "asg_instance_warmup": 0}
+BAKED = {"Project": "shopper", "Environment": "local", "ManagedBy": "protea", "Component": "web-image"}
+
+
+def lt_image(emu) -> tuple[str, str]:
+    """(image id of the version the group runs, that version)."""
+    group = emu.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[WEB])["AutoScalingGroups"][0]
+    version = group["LaunchTemplate"]["Version"]
+    data = emu.client("ec2").describe_launch_template_versions(
+        LaunchTemplateName=WEB, Versions=[version])["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+    return data["ImageId"], version
+
+
+def bake(emu, version: str, **tags: str) -> str:
+    """An image as bake_image.yml leaves it: from a builder instance, named and tagged by version."""
+    ec2 = emu.client("ec2")
+    iid = ec2.run_instances(ImageId=debian_ami_id("af-south-1"), MinCount=1, MaxCount=1,
+                            InstanceType="t3.micro")["Instances"][0]["InstanceId"]
+    all_tags = {**BAKED, **tags, "ImageVersion": version, "Name": f"shopper-{tags.get('Environment', 'local')}-web-{version}"}
+    ami = ec2.create_image(InstanceId=iid, Name=all_tags["Name"], TagSpecifications=[
+        {"ResourceType": "image", "Tags": [{"Key": k, "Value": v} for k, v in all_tags.items()]}])["ImageId"]
+    ec2.terminate_instances(InstanceIds=[iid])
+    return ami
+
+
+@pytest.fixture(scope="module")
+def web(emulator):
+    emulator.reset()
+    net = run_playbook(NETWORK, endpoint=emulator.endpoint, tags="vpc,security_groups")
+    assert net.rc == 0, net.explain()
+    extra = {"alb_certificate_arn": self_signed_cert(emulator), **FAST}
+    first = run_playbook(EDGE, endpoint=emulator.endpoint, extra_vars=extra, tags="alb,asg")
+    assert first.rc == 0, first.explain()
+    return {"emu": emulator, "extra": extra, "first": first}
+
+
+def test_rollout_moves_to_newest_baked_image_and_provision_keeps_it(web):
+    emu, extra = web["emu"], web["extra"]
+    assert lt_image(emu)[0] == debian_ami_id("af-south-1")  # nothing baked yet
+
+    v1 = bake(emu, "v1")
+    bake(emu, "v9", Environment="staging")  # another environment's image: never chosen
+    run = run_playbook(ROLLOUT, endpoint=emu.endpoint, extra_vars=FAST)
+    assert run.rc == 0, run.explain()
+    image, version = lt_image(emu)
+    assert image == v1 and version == "2"
+    refreshes = emu.client("autoscaling").describe_instance_refreshes(AutoScalingGroupName=WEB)["InstanceRefreshes"]
+    assert len(refreshes) == 1
+    assert refreshes[0]["Status"] == "Successful"
+    # Launch before terminate.
+    assert refreshes[0]["Preferences"]["MinHealthyPercentage"] == 100
+    assert refreshes[0]["Preferences"]["MaxHealthyPercentage"] == 200
+
+    # The tier playbook (as site.yml runs it again) keeps the baked image: no change at all.
+    again = run_playbook(EDGE, endpoint=emu.endpoint, extra_vars=extra, tags="alb,asg")
+    assert again.rc == 0 and again.changed == 0, again.explain()
+    assert lt_image(emu) == (v1, "2")
+    # rollout.yml with nothing new: no version, no refresh.
+    noop = run_playbook(ROLLOUT, endpoint=emu.endpoint, extra_vars=FAST)
+    assert noop.rc == 0 and noop.changed == 0, noop.explain()
+    assert len(emu.client("autoscaling").describe_instance_refreshes(AutoScalingGroupName=WEB)["InstanceRefreshes"]) == 1
+
+
+def test_named_version_rolls_back_and_unknown_version_fails(web):
+    emu = web["emu"]
+    run = run_playbook(ROLLOUT, endpoint=emu.endpoint, extra_vars=FAST)  # newest first (independent of order)
+    assert run.rc == 0, run.explain()
+    newest_before = lt_image(emu)[0]
+    v2 = bake(emu, "v2")
+    check = run_playbook(ROLLOUT, endpoint=emu.endpoint, extra_vars=FAST, check=True)
+    assert check.rc == 0, check.explain()
+    assert lt_image(emu)[0] == newest_before  # --check changes nothing
+    run = run_playbook(ROLLOUT, endpoint=emu.endpoint, extra_vars=FAST)
+    assert run.rc == 0, run.explain()
+    assert lt_image(emu)[0] == v2
+
+    back = run_playbook(ROLLOUT, endpoint=emu.endpoint, extra_vars={**FAST, "rollout_image_version": "v1"})
+    assert back.rc == 0, back.explain()
+    v1 = emu.client("ec2").describe_images(Filters=[{"Name": "tag:ImageVersion", "Values": ["v1"]},
+                                                    {"Name": "tag:Environment", "Values": ["local"]}])["Images"]
+    assert lt_image(emu)[0] == v1[0]["ImageId"]
+
+    missing = run_playbook(ROLLOUT, endpoint=emu.endpoint, extra_vars={**FAST, "rollout_image_version": "nope"})
+    assert missing.rc != 0
+    assert "No image baked with ImageVersion nope" in " ".join(missing.stdout.split()), missing.explain()
+    assert lt_image(emu)[0] == v1[0]["ImageId"]

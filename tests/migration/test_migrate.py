@@ -1,0 +1,259 @@
+"""playbooks/migrate.yml end to end, per engine, against real servers in podman containers.
+
+One set of containers per engine (tests/migration/stack.py), used by the three tests in
+order: a cut-over refused by verification, the cut-over, the rollback. A writer posts
+visits continuously to wherever the site's Route 53 record (in the emulator) points.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import PlaybookRun, run_playbook
+from tests.migration.stack import (
+    CLIENT_CIDR, ZONE, Stack, Writer, apt_proxy_url, remove_apt_proxy, seed_aws, seed_dns, sh, site_records,
+)
+
+pytestmark = [pytest.mark.migration, pytest.mark.containers, pytest.mark.emulator, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+# Where a bench run collects the measured downtime (bench/migration.py sets it).
+RESULTS = os.environ.get("PROTEA_MIGRATION_RESULTS")
+
+
+@dataclass
+class Mig:
+    engine: str
+    stack: Stack
+    emulator: object
+    inventory: Path
+    writers: list
+
+    @property
+    def legacy(self) -> str:
+        return self.stack.addresses["legacy"]
+
+    @property
+    def new(self) -> str:
+        return self.stack.addresses["web"]
+
+    def client(self, service):
+        return self.emulator.client(service, region="af-south-1")
+
+    def records(self) -> dict:
+        return site_records(self.client)
+
+    def resolve(self) -> str:
+        return self.records()[(ZONE, "A")]["ResourceRecords"][0]["Value"]
+
+    def migrate(self, tags: str, **extra) -> PlaybookRun:
+        # Test glue, as an environment's inventory would set it: the containers' paths,
+        # the test network as the VPC, the web container as the new front door (an
+        # address: there is no CloudFront here). The MariaDB stand-in has no TLS.
+        extra_vars = {
+            "rds_engine": self.engine,
+            "migrate_files_source": "/srv/shopper/",
+            "migrate_files_mount": "/mnt/efs-new",
+            "migrate_files_dest": "/mnt/efs-new/app/",
+            "migrate_db_target_tls": self.engine == "postgres",
+            "migrate_db_replication_client_cidr": CLIENT_CIDR,
+            "migrate_dns_new_address": self.new,
+            "migrate_new_health_url": f"http://{self.new}/healthz",
+            **extra,
+        }
+        return run_playbook("playbooks/migrate.yml", endpoint=self.emulator.endpoint, tags=tags, extra_vars=extra_vars,
+                            inventory=["inventories/common", "inventories/local", str(self.inventory)])
+
+    def writer(self, tag: str) -> Writer:
+        w = Writer(self.stack, self.resolve, f"{tag}")
+        self.writers.append(w)
+        w.start()
+        return w
+
+    def ids(self, role: str) -> set[str]:
+        return set(self.stack.sql(role, "SELECT shopper_id FROM visits;").split())
+
+    def table_sum(self, role: str, max_id: int) -> str:
+        """Row count and checksum of the visits the old box had (the test's own query)."""
+        if self.engine == "postgres":
+            q = ("SELECT count(*), md5(string_agg(md5(t::text), '' ORDER BY id)) FROM visits t "
+                 f"WHERE id <= {max_id};")
+        else:
+            q = ("SET time_zone = '+00:00'; SELECT COUNT(*), MD5(GROUP_CONCAT(MD5(CONCAT_WS('#', id, shopper_id, zone, "
+                 f"beacon_id, visited_at)) ORDER BY id SEPARATOR '')) FROM visits WHERE id <= {max_id};")
+            q = "SET SESSION group_concat_max_len = 1073741824; " + q
+        return self.stack.sql(role, q).strip()
+
+
+ENGINES = ("postgres", "mariadb")
+
+
+@dataclass
+class Built:
+    stacks: dict
+    endpoint: str
+    passwords: dict
+    tmp: Path
+
+
+@pytest.fixture(scope="module")
+def built(emulator, tmp_path_factory):
+    """Both engines' containers, set up by one run of setup.yml (the package installs of
+    the six hosts overlap). Each engine's tests reset the emulator and seed it again."""
+    tmp = tmp_path_factory.mktemp("mig")
+    # Generated here, given to the emulator's SSM and the stand-ins through files, never argv.
+    passwords = {"mig_target_password": "T" + secrets.token_urlsafe(18), "mig_app_password": "A" + secrets.token_urlsafe(18)}
+    emulator.reset()
+    endpoint = seed_aws(lambda service: emulator.client(service, region="af-south-1"), "postgres",
+                        passwords["mig_target_password"])
+    stacks = {engine: Stack(engine) for engine in ENGINES}
+    try:
+        proxy = apt_proxy_url()
+        for stack in stacks.values():
+            stack.start(endpoint)
+        inventories = [str(stack.inventory(tmp / stack.engine)) for stack in stacks.values()]
+        setup = run_playbook("tests/migration/setup.yml", inventory=inventories,
+                             extra_vars={"mig_apt_proxy_url": proxy, "mig_rds_endpoint": endpoint,
+                                         "mig_client_cidr": CLIENT_CIDR, **passwords})
+        assert setup.rc == 0, setup.explain()
+        for stack in stacks.values():
+            stack.seed(rows=3000, files=150)
+        yield Built(stacks, endpoint, passwords, tmp)
+    finally:
+        for stack in stacks.values():
+            stack.destroy()
+        remove_apt_proxy()
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def mig(request, built, emulator):
+    engine = request.param
+    stack = built.stacks[engine]
+    emulator.reset()
+    client = lambda service: emulator.client(service, region="af-south-1")  # noqa: E731
+    assert seed_aws(client, engine, built.passwords["mig_target_password"]) == built.endpoint
+    seed_dns(client, stack.addresses["legacy"])
+    m = Mig(engine, stack, emulator, built.tmp / engine / f"{stack.prefix}.json", [])
+    try:
+        yield m
+    finally:
+        for w in m.writers:
+            w.stop()
+        stack.destroy()  # frees the machine for the next engine
+
+
+def downtime_from(run: PlaybookRun) -> float | None:
+    found = re.search(r"write-downtime ([0-9.]+) s", run.stdout)
+    return float(found.group(1)) if found else None
+
+
+def test_cutover_refused_when_verification_fails(mig):
+    prepare = mig.migrate("prepare")
+    assert prepare.rc == 0, prepare.explain()
+    # The TTL is lowered ahead of the cut-over; the records still point at the old box.
+    records = mig.records()
+    assert records[(ZONE, "A")]["TTL"] == 60 and records[(f"www.{ZONE}", "A")]["TTL"] == 60
+    assert mig.resolve() == mig.legacy
+    again = mig.migrate("prepare")
+    assert again.rc == 0 and again.changed == 0, again.explain()
+
+    writer = mig.writer("refused")
+    presync = mig.migrate("pre-sync")
+    assert presync.rc == 0, presync.explain()
+    # A row only the target has: verification must find it.
+    mig.stack.sql("rds", "INSERT INTO visits (id, shopper_id, zone, beacon_id) VALUES (900000001, 'tamper', 'x', 'y');")
+    try:
+        cutover = mig.migrate("cut-over")
+    finally:
+        mig.stack.sql("rds", "DELETE FROM visits WHERE id = 900000001;")
+    done = time.monotonic()
+    assert cutover.rc != 0, cutover.explain()
+    assert "Cut-over refused" in cutover.stdout and "database verification failed" in cutover.stdout, cutover.explain()
+    assert mig.resolve() == mig.legacy
+    # The old site takes writes again.
+    deadline = time.monotonic() + 30
+    while not [t for _, addr, t in writer.acked if addr == mig.legacy and t > done] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    writer.stop()
+    assert [t for _, addr, t in writer.acked if addr == mig.legacy and t > done], "the old site refused writes after the refused cut-over"
+    status, _ = mig.stack.http("legacy", "POST", "/api/visits", {"shopper_id": "after-refusal", "zone": "z", "beacon_id": "b"})
+    assert status == 201
+
+
+def test_cutover(mig):
+    writer = mig.writer("cutover")
+    presync = mig.migrate("pre-sync")  # a re-run: nothing to copy again, replication keeps going
+    assert presync.rc == 0, presync.explain()
+    time.sleep(2)
+    cutover = mig.migrate("cut-over")
+    assert cutover.rc == 0, cutover.explain()
+    deadline = time.monotonic() + 30
+    while len([1 for _, addr, _ in writer.acked if addr == mig.new]) < 20 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    writer.stop()
+
+    # DNS points at the new front door.
+    records = mig.records()
+    for name in (ZONE, f"www.{ZONE}"):
+        assert records[(name, "A")]["ResourceRecords"] == [{"Value": mig.new}]
+    # Every acknowledged write is in the new database: those the old box took before the
+    # cut-over (replicated) and those the new stack took after it.
+    acked = {sid for w in mig.writers for sid, _, _ in w.acked}
+    on_new = [sid for sid, addr, _ in writer.acked if addr == mig.new]
+    assert on_new, "the new stack took no writes"
+    target_ids = mig.ids("rds")
+    assert not acked - target_ids, f"acknowledged writes lost: {sorted(acked - target_ids)[:10]}"
+    # The old database's rows: same count and checksum on the new one.
+    legacy_max = int(mig.stack.sql("legacy", "SELECT max(id) FROM visits;").strip())
+    assert mig.table_sum("legacy", legacy_max) == mig.table_sum("rds", legacy_max)
+    assert int(mig.table_sum("rds", legacy_max).split()[0].split("|")[0]) >= 3000
+    # Every file, with owner, mode, mtime, size and content.
+    legacy_files = mig.stack.file_listing("legacy", "/srv/shopper")
+    assert len(legacy_files) >= 150
+    assert mig.stack.file_listing("web", "/mnt/efs/app") == legacy_files
+    # The old site stays up read-only: reads answered, writes refused.
+    status, _ = mig.stack.http("legacy", "GET", "/api/zones")
+    assert status == 200
+    status, _ = mig.stack.http("legacy", "POST", "/api/visits", {"shopper_id": "late", "zone": "z", "beacon_id": "b"})
+    assert status == 503
+    # Re-running the cut-over changes nothing and never reopens the old box.
+    again = mig.migrate("cut-over")
+    assert again.rc == 0 and again.changed == 0, again.explain()
+    assert mig.resolve() == mig.new
+
+    client_downtime = writer.downtime(mig.new)
+    playbook_downtime = downtime_from(cutover)
+    print(f"\n{mig.engine}: write-downtime {client_downtime} s seen by the writer, "
+          f"{playbook_downtime} s reported by the playbook; {len(writer.acked)} writes acknowledged, "
+          f"{len(writer.refused)} refused")
+    assert client_downtime is not None and playbook_downtime is not None
+    if RESULTS:
+        path = Path(RESULTS)
+        data = json.loads(path.read_text()) if path.exists() else {}
+        data[mig.engine] = {"client_write_downtime_s": client_downtime, "playbook_write_downtime_s": playbook_downtime,
+                            "writes_acknowledged": len(writer.acked), "writes_refused": len(writer.refused)}
+        path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def test_rollback(mig):
+    # The new stack took writes the old database lacks: rollback refuses by default.
+    refused = mig.migrate("rollback")
+    assert refused.rc != 0 and "database verification failed" in refused.stdout, refused.explain()
+    assert mig.resolve() == mig.new
+    # Confirmed (those writes given up): DNS back at the old box, which takes writes again.
+    rollback = mig.migrate("rollback", migrate_rollback_discard_new_writes=True)
+    assert rollback.rc == 0, rollback.explain()
+    records = mig.records()
+    for name in (ZONE, f"www.{ZONE}"):
+        assert records[(name, "A")]["ResourceRecords"] == [{"Value": mig.legacy}]
+    status, _ = mig.stack.http("legacy", "POST", "/api/visits", {"shopper_id": "rolled-back", "zone": "z", "beacon_id": "b"})
+    assert status == 201
+    assert "rolled-back" in mig.ids("legacy")

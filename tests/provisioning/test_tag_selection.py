@@ -1,0 +1,40 @@
+"""Runs limited with --tags on an empty emulator.
+
+Ansible tags every role's argument-spec check `always`: it runs even when --tags skips the
+role's tasks, so an option must never need a fact that only those tasks set. A tag that
+selects no task runs exactly the `always` tasks (preflight, the network lookups and every
+argument-spec check) of the tier playbooks. And `--tags dns --check` before the hosted zone
+exists must predict the records instead of failing on a zone it cannot look up.
+"""
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import run_playbook
+
+pytestmark = pytest.mark.emulator
+
+TIERS = ["playbooks/network.yml", "playbooks/data.yml", "playbooks/edge.yml", "playbooks/alerting.yml"]
+# The network tier's facts, so the other tiers skip their VPC lookups on an empty cloud.
+NO_NETWORK = {"vpc_private_subnet_ids": [], "security_groups_ids": {}}
+
+
+def _zones(emu) -> list[str]:
+    return [z["Name"] for z in emu.client("route53", region="us-east-1").list_hosted_zones()["HostedZones"]]
+
+
+@pytest.mark.parametrize("playbook", TIERS)
+def test_argument_specs_pass_when_tags_skip_every_role(clean_emulator, playbook):
+    run = run_playbook(playbook, endpoint=clean_emulator.endpoint, tags="protea-no-such-tag", check=True,
+                       extra_vars={**NO_NETWORK, "slack_notifier_webhook_url": "http://127.0.0.1:9/hook"})
+    assert run.rc == 0 and run.failed == 0, run.explain()
+    validations = run.stdout.count("Validating arguments against arg spec")
+    assert validations >= 3, run.explain()  # preflight plus the tier's roles
+
+
+def test_dns_check_mode_before_the_zone_exists_predicts_the_records(clean_emulator):
+    run = run_playbook("playbooks/edge.yml", endpoint=clean_emulator.endpoint, tags="dns", check=True,
+                       extra_vars=NO_NETWORK)
+    assert run.rc == 0, run.explain()
+    assert "Would create TXT _dmarc.shopper.example.com" in run.stdout, run.explain()
+    assert _zones(clean_emulator) == []

@@ -1,6 +1,6 @@
 """The local cloud's command line.
 
-    python -m tests.localcloud start   --state-dir DIR [--port N] [--disable a,b]
+    python -m tests.localcloud start   --state-dir DIR [--port N] [--disable a,b] [--instances]
     python -m tests.localcloud stop    --state-dir DIR
     python -m tests.localcloud status  --state-dir DIR
     python -m tests.localcloud summary --state-dir DIR [--region R]
@@ -9,12 +9,15 @@
 start runs the emulator detached, writes DIR/emulator.json (pid, port, endpoint) and
 DIR/emulator.log, creates DIR/ssh/id_ed25519{,.pub} for the local bastions if missing, and
 prints only the endpoint URL on stdout (scripts capture it). If an emulator recorded in DIR
-is still healthy, start prints its endpoint and leaves it running.
+is still healthy, start prints its endpoint and leaves it running. --instances (or
+PROTEA_LOCALCLOUD_INSTANCES=1) turns on instance mode (instances become podman containers,
+DIR/instances.json lists them); stop then removes every container/network/volume it made.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -74,7 +77,8 @@ def cmd_start(args: argparse.Namespace) -> int:
         print(st["endpoint"])
         return 0
     disable = [n for n in (args.disable or "").split(",") if n]
-    emu = Emulator(state_dir, disable=disable, port=args.port, detach=True).start()
+    instances = bool(args.instances or os.environ.get("PROTEA_LOCALCLOUD_INSTANCES") == "1")
+    emu = Emulator(state_dir, disable=disable, port=args.port, detach=True, instances=instances).start()
     st = {
         "pid": emu.pid,
         "port": emu.port,
@@ -82,6 +86,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         "log": str(emu.log_path),
         "patches": emu.info.get("patches", []),
         "disabled": disable,
+        "instances": instances,
     }
     (state_dir / STATE_FILE).write_text(json.dumps(st, indent=2) + "\n")
     print(emu.endpoint)
@@ -94,6 +99,10 @@ def cmd_stop(args: argparse.Namespace) -> int:
     if st and _is_our_server(st):
         # Only the process recorded by our own start, checked to still be our server.
         terminate(st["pid"])
+    if st and st.get("instances"):
+        from tests.localcloud.instances import cleanup, cloud_id
+
+        cleanup(cloud_id(state_dir))
     (state_dir / STATE_FILE).unlink(missing_ok=True)
     return 0
 
@@ -179,7 +188,27 @@ def cmd_summary(args: argparse.Namespace) -> int:
             return 3
         endpoint = st["endpoint"]
     print("\n".join(summary_lines(endpoint, args.region)))
+    if not args.endpoint:
+        print("\n".join(instance_lines(Path(args.state_dir).resolve())))
     return 0
+
+
+def instance_lines(state_dir: Path) -> list[str]:
+    """Instance mode: the containers behind the instances (DIR/instances.json)."""
+    try:
+        st = json.loads((state_dir / "instances.json").read_text())
+    except (OSError, ValueError):
+        return []
+    out = [f"Instance containers ({len(st.get('instances', {}))}):"]
+    for iid, r in sorted(st.get("instances", {}).items()):
+        ssh = f"ssh admin@{r['public_ip']}" if r.get("public_ip") else "via the bastion"
+        out.append(f"  {iid}  {r['container']}  {r['private_ip']}  {r.get('public_ip') or '-'}  {r['image']}  {r['phase']}  ({ssh})")
+    for ident, d in sorted(st.get("databases", {}).items()):
+        out.append(f"  database {ident}: {d['engine']} container {d['container']} at {','.join(d['ips'])} ({d['phase']})")
+    doubles = st.get("doubles", {})
+    if doubles.get("ses_smtp", {}).get("hosts"):
+        out.append(f"  SES SMTP double on {','.join(doubles['ses_smtp']['hosts'])}:587, mail in {doubles['ses_smtp']['store']}")
+    return out
 
 
 README = Path(__file__).resolve().parent / "README.md"
@@ -197,8 +226,9 @@ def patches_table() -> str:
 
     rows = ["| patch | API | what moto does | what AWS does | doc |", "|---|---|---|---|---|"]
     for p in compat.all_patches():
+        mode = ", instance mode only" if p.instances else ""
         rows.append(
-            f"| `{p.name}` ({p.module}) | {_cell(p.api)} | {_cell(p.moto_does)} | {_cell(p.aws_does)} | {_cell(p.doc)} |"
+            f"| `{p.name}` ({p.module}{mode}) | {_cell(p.api)} | {_cell(p.moto_does)} | {_cell(p.aws_does)} | {_cell(p.doc)} |"
         )
     rows.append("")
     rows.append("Seed data (loaded at start and after every reset):")
@@ -232,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         if name == "start":
             p.add_argument("--port", type=int, default=None)
             p.add_argument("--disable", default="", help="comma-separated compat patch names to leave out")
+            p.add_argument("--instances", action="store_true", help="materialise instances as podman containers")
         if name == "patches":
             p.add_argument("--update-readme", action="store_true", help="rewrite the table in tests/localcloud/README.md")
         if name == "summary":

@@ -79,6 +79,8 @@ class Emulator:
     disable: compat patch/seed names to leave out (tests that prove a patch matters).
     env: extra environment for the server (e.g. MOTO_ACM_VALIDATION_WAIT).
     detach: start in its own session so it outlives this Python process (the CLI).
+    instances: instance mode -- every instance becomes a podman container (instances.py);
+        stop() then removes every container/network/volume/image of this cloud.
     """
 
     def __init__(
@@ -91,7 +93,9 @@ class Emulator:
         port: int | None = None,
         detach: bool = False,
         start_timeout: float = 180.0,
+        instances: bool = False,
     ):
+        self.instances = instances
         self.log_dir = Path(log_dir)
         self.disable = list(disable)
         self.env = dict(env or {})
@@ -133,7 +137,11 @@ class Emulator:
         env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
         env["PYTHONUNBUFFERED"] = "1"
+        env.setdefault("CONTAINERS_CONF", str(REPO / "tests/containers/containers.conf"))
+        env.pop("PROTEA_LOCALCLOUD_INSTANCES", None)  # instance mode only when asked for here
         cmd = [sys.executable, "-m", "tests.localcloud.serve", "--port", str(port), "--host", self.host]
+        if self.instances:
+            cmd += ["--instances", "--state-dir", str(self.log_dir.resolve())]
         if self.disable:
             cmd += ["--disable", ",".join(self.disable)]
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
@@ -173,6 +181,17 @@ class Emulator:
             self.proc.kill()
             self.proc.wait()
         self.proc = None
+        if self.instances:
+            from tests.localcloud.instances import cleanup, cloud_id
+
+            cleanup(cloud_id(self.log_dir))
+
+    def instances_state(self) -> dict[str, Any]:
+        """Instance mode: DIR/instances.json as the reconciler last wrote it ({} before)."""
+        try:
+            return json.loads((self.log_dir / "instances.json").read_text())
+        except (OSError, ValueError):
+            return {}
 
     def __enter__(self) -> "Emulator":
         return self.start() if self.proc is None else self

@@ -103,12 +103,12 @@ def describe_call(environ: dict[str, Any]) -> str:
     return f"{service} {environ.get('REQUEST_METHOD', '')} {environ.get('PATH_INFO', '')}"
 
 
-def build_app(disable: set[str]) -> LocalCloudApp:
+def build_app(disable: set[str], instances: bool = False) -> LocalCloudApp:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     from tests.localcloud import compat
 
-    patches, seeds = compat.select(disable)
+    patches, seeds = compat.select(disable, instances=instances)
     for patch in patches:
         patch.apply()
     moto_app = DomainDispatcherApplication(create_backend_app)
@@ -122,6 +122,7 @@ def build_app(disable: set[str]) -> LocalCloudApp:
         "seeds": [s.name for s in seeds],
         "disabled": sorted(disable),
         "pid": os.getpid(),
+        "instances": instances,
     }
     local = LocalCloudApp(app, seeds, info)
     local.run_seeds()
@@ -133,6 +134,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--disable", default="", help="comma-separated compat patch/seed names to leave out")
+    parser.add_argument("--instances", action="store_true", default=os.environ.get("PROTEA_LOCALCLOUD_INSTANCES") == "1",
+                        help="materialise instances as podman containers (tests/localcloud/instances.py)")
+    parser.add_argument("--state-dir", default=os.environ.get("PROTEA_LOCALCLOUD_STATE_DIR", "."),
+                        help="instance mode: where instances.json and the doubles' files go")
     args = parser.parse_args(argv)
     os.environ.setdefault("MOTO_PORT", str(args.port))
 
@@ -142,11 +147,19 @@ def main(argv: list[str] | None = None) -> None:
     from tests.localcloud import compat
 
     disable = compat.disabled_from_env([n.strip() for n in args.disable.split(",") if n.strip()])
+    reconciler = None
     try:
-        app = build_app(disable)
+        if args.instances:
+            from tests.localcloud import instances
+
+            # Created before the patches are applied (they hook into it), started once the app exists.
+            reconciler = instances.RECONCILER = instances.Reconciler(args.state_dir)
+        app = build_app(disable, instances=args.instances)
     except Exception:
         traceback.print_exc()
         sys.exit(3)
+    if reconciler is not None:
+        reconciler.start()
     print(f"localcloud: patches={app.info['patches']} seeds={app.info['seeds']} disabled={sorted(disable)}", flush=True)
 
     def _stop(signum: int, frame: Any) -> None:

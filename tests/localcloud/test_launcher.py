@@ -27,7 +27,9 @@ def _port_open(port: int) -> bool:
 def test_health_lists_every_patch_and_seed(emulator):
     info = emulator.health()
     assert info["status"] == "ok"
-    assert info["patches"] == [p.name for p in compat.all_patches()]
+    # Instance-mode patches apply only with --instances (tests/localcloud/test_instances.py).
+    assert info["patches"] == [p.name for p in compat.all_patches() if not p.instances]
+    assert info["instances"] is False
     assert info["seeds"] == [s.name for s in compat.all_seeds()]
     assert info["disabled"] == []
     assert os.environ["PROTEA_ENDPOINT_URL"] == emulator.endpoint

@@ -53,6 +53,8 @@ class Patch:
     apply: Callable[[], None] = field(repr=False)
     wrap: Callable[[Any], Any] | None = field(default=None, repr=False)
     module: str = ""
+    # True: applied only in instance mode (serve.py --instances), where instances run as containers.
+    instances: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,11 +107,14 @@ def disabled_from_env(extra: list[str] | tuple[str, ...] = ()) -> set[str]:
     return names | set(extra)
 
 
-def select(disable: set[str]) -> tuple[list[Patch], list[Seed]]:
-    """The patches and seeds to use; unknown names in ``disable`` are an error (typos hide bugs)."""
+def select(disable: set[str], instances: bool = False) -> tuple[list[Patch], list[Seed]]:
+    """The patches and seeds to use; unknown names in ``disable`` are an error (typos hide bugs).
+
+    Patches marked ``instances=True`` are used only in instance mode."""
     patches, seeds = all_patches(), all_seeds()
     known = {p.name for p in patches} | {s.name for s in seeds}
     unknown = disable - known
     if unknown:
         raise ValueError(f"unknown compat patch/seed names: {sorted(unknown)}; known: {sorted(known)}")
-    return [p for p in patches if p.name not in disable], [s for s in seeds if s.name not in disable]
+    chosen = [p for p in patches if p.name not in disable and (instances or not p.instances)]
+    return chosen, [s for s in seeds if s.name not in disable]

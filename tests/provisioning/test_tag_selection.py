@@ -3,8 +3,8 @@
 Ansible tags every role's argument-spec check `always`: it runs even when --tags skips the
 role's tasks, so an option must never need a fact that only those tasks set. A tag that
 selects no task runs exactly the `always` tasks (preflight, the network lookups and every
-argument-spec check) of the tier playbooks. And `--tags dns --check` before the hosted zone
-exists must predict the records instead of failing on a zone it cannot look up.
+argument-spec check) of the tier playbooks. And `--tags dns,ses --check` on an empty cloud
+must predict the records and the SES event topic instead of failing on what it cannot look up.
 """
 from __future__ import annotations
 
@@ -32,9 +32,11 @@ def test_argument_specs_pass_when_tags_skip_every_role(clean_emulator, playbook)
     assert validations >= 3, run.explain()  # preflight plus the tier's roles
 
 
-def test_dns_check_mode_before_the_zone_exists_predicts_the_records(clean_emulator):
-    run = run_playbook("playbooks/edge.yml", endpoint=clean_emulator.endpoint, tags="dns", check=True,
+def test_dns_and_ses_check_mode_on_an_empty_cloud_predicts_and_creates_nothing(clean_emulator):
+    run = run_playbook("playbooks/edge.yml", endpoint=clean_emulator.endpoint, tags="dns,ses", check=True,
                        extra_vars=NO_NETWORK)
     assert run.rc == 0, run.explain()
     assert "Would create TXT _dmarc.shopper.example.com" in run.stdout, run.explain()
+    assert "Would create SNS topic" in run.stdout, run.explain()
     assert _zones(clean_emulator) == []
+    assert clean_emulator.client("sns").list_topics()["Topics"] == []

@@ -5,8 +5,11 @@ role's tasks, so an option must never need a fact that only those tasks set. A t
 selects no task runs exactly the `always` tasks (preflight, the network lookups and every
 argument-spec check) of the tier playbooks. And `--tags dns,ses --check` on an empty cloud
 must predict the records and the SES event topic instead of failing on what it cannot look up.
+`--tags alb` alone finds the acm role's certificate by its Name tag.
 """
 from __future__ import annotations
+
+import time
 
 import pytest
 
@@ -40,3 +43,22 @@ def test_dns_and_ses_check_mode_on_an_empty_cloud_predicts_and_creates_nothing(c
     assert "Would create SNS topic" in run.stdout, run.explain()
     assert _zones(clean_emulator) == []
     assert clean_emulator.client("sns").list_topics()["Topics"] == []
+
+
+def test_alb_alone_finds_the_acm_roles_certificate(clean_emulator):
+    acm = clean_emulator.client("acm")
+    name = [{"Key": "Name", "Value": "shopper-local-regional"}]
+    arn = acm.request_certificate(DomainName="shopper.example.com", ValidationMethod="DNS", Tags=name)["CertificateArn"]
+    for _ in range(100):  # the emulator issues requested certificates after 2 s
+        if acm.describe_certificate(CertificateArn=arn)["Certificate"]["Status"] == "ISSUED":
+            break
+        time.sleep(0.1)
+    run = run_playbook("playbooks/edge.yml", endpoint=clean_emulator.endpoint, tags="alb", check=True,
+                       extra_vars=NO_NETWORK)
+    assert run.rc == 0, run.explain()
+    assert "alb_certificate_arn must be" not in run.stdout
+    # Without the tag the role stops and names the variable.
+    acm.remove_tags_from_certificate(CertificateArn=arn, Tags=name)
+    run = run_playbook("playbooks/edge.yml", endpoint=clean_emulator.endpoint, tags="alb", check=True,
+                       extra_vars=NO_NETWORK)
+    assert run.rc != 0 and "no issued certificate named shopper-local-regional" in run.stdout, run.explain()

@@ -593,8 +593,11 @@ class Reconciler(threading.Thread):
                     if not nets:
                         continue
                     seen.add(db.db_instance_identifier)
-                    if db.db_instance_identifier not in self.dbs:
+                    rec = self.dbs.get(db.db_instance_identifier)
+                    if rec is None:
                         self._create_db(db, group.vpc_id, nets, region)
+                    elif rec["phase"] == "ready":
+                        self._apply_db_credentials(db, rec)
         for ident in list(self.dbs):
             if ident not in seen:
                 self._remove_db(ident)
@@ -645,41 +648,62 @@ class Reconciler(threading.Thread):
         podman("rm", "-f", "-t", "0", name, check=False)
         podman(*args, image)
         rec = {"id": ident, "container": name, "vpc": vpc_id, "address": db.address, "port": db.port,
-               "engine": db.engine, "phase": "booting", "ips": [n["db"] for n in nets]}
+               "engine": db.engine, "family": family, "phase": "booting", "ips": [n["db"] for n in nets],
+               "applied": None}
         self.dbs[ident] = rec
         try:
             self._wait_boot(name)
-            user = db.master_username
-            password = getattr(db, "master_user_password", None) or ""
-            dbname = db.db_name or ("postgres" if family == "postgres" else "")
-            if family == "postgres":
-                script = (
-                    "set -e\nv=$(ls /etc/postgresql)\n"
-                    "echo \"listen_addresses = '*'\" >/etc/postgresql/$v/main/conf.d/protea.conf\n"
-                    f"echo \"port = {int(db.port)}\" >>/etc/postgresql/$v/main/conf.d/protea.conf\n"
-                    "echo 'host all all 0.0.0.0/0 scram-sha-256' >>/etc/postgresql/$v/main/pg_hba.conf\n"
-                    "systemctl restart postgresql@$v-main\n"
-                    f"runuser -u postgres -- psql -p {int(db.port)} -v ON_ERROR_STOP=1 -q <<'SQL'\n"
-                    f"CREATE ROLE {_ident(user)} LOGIN SUPERUSER PASSWORD {_lit(password)};\n"
-                    + (f"CREATE DATABASE {_ident(dbname)} OWNER {_ident(user)};\n" if dbname != "postgres" else "")
-                    + "SQL\n"
-                )
-            else:
-                script = (
-                    "set -e\nprintf '[mysqld]\\nbind-address = 0.0.0.0\\nport = %s\\n' "
-                    f"{int(db.port)} >/etc/mysql/mariadb.conf.d/99-protea.cnf\nsystemctl restart mariadb\n"
-                    "mariadb <<'SQL'\n"
-                    f"CREATE USER '{user}'@'%' IDENTIFIED BY {_lit(password, mysql=True)};\n"
-                    f"GRANT ALL PRIVILEGES ON *.* TO '{user}'@'%' WITH GRANT OPTION;\n"
-                    + (f"CREATE DATABASE IF NOT EXISTS `{dbname}`;\n" if dbname else "")
-                    + "SQL\n"
-                )
-            podman("exec", "-i", name, "bash", "-s", input=script, timeout=120)
+            self._apply_db_credentials(db, rec)
             rec["phase"] = "ready"
             log(f"database {ident}: {db.engine} container {name} at {rec['ips']} as {db.address}:{db.port}")
         except Exception as exc:
             log(f"database {ident}: setup failed: {exc}")
             rec["phase"] = "failed"
+
+    @staticmethod
+    def _db_credentials(db: Any) -> tuple[str, str, str]:
+        # moto keeps the password write-only (its getter raises); the emulator reads the stored value.
+        password = db.__dict__.get("_master_user_password") or ""
+        return db.master_username or "", password, db.db_name or ""
+
+    def _apply_db_credentials(self, db: Any, rec: dict[str, Any]) -> None:
+        """Master user, password and database as the DB instance has them (again after ModifyDBInstance)."""
+        user, password, dbname = self._db_credentials(db)
+        digest = hashlib.sha256(f"{user}\0{password}\0{dbname}".encode()).hexdigest()
+        if rec.get("applied") == digest:
+            return
+        port = int(db.port)
+        if rec["family"] == "postgres":
+            create_db = (f"SELECT 'CREATE DATABASE {_ident(dbname)} OWNER {_ident(user)}' WHERE NOT EXISTS "
+                         f"(SELECT FROM pg_database WHERE datname = {_lit(dbname)})\\gexec\n") if dbname else ""
+            script = (
+                "set -e\nv=$(ls /etc/postgresql)\nconf=/etc/postgresql/$v/main\n"
+                f"want=\"listen_addresses = '*'\nport = {port}\"\n"
+                "if [ \"$(cat $conf/conf.d/protea.conf 2>/dev/null)\" != \"$want\" ]; then\n"
+                "  printf '%s\\n' \"$want\" >$conf/conf.d/protea.conf\n"
+                "  echo 'host all all 0.0.0.0/0 scram-sha-256' >>$conf/pg_hba.conf\n"
+                "  systemctl restart postgresql@$v-main\nfi\n"
+                f"runuser -u postgres -- psql -p {port} -v ON_ERROR_STOP=1 -q <<'SQL'\n"
+                f"SELECT 'CREATE ROLE {_ident(user)} LOGIN SUPERUSER' WHERE NOT EXISTS "
+                f"(SELECT FROM pg_roles WHERE rolname = {_lit(user)})\\gexec\n"
+                f"ALTER ROLE {_ident(user)} PASSWORD {_lit(password)};\n{create_db}SQL\n"
+            )
+        else:
+            script = (
+                "set -e\nf=/etc/mysql/mariadb.conf.d/99-protea.cnf\n"
+                f"want=$(printf '[mysqld]\\nbind-address = 0.0.0.0\\nport = {port}')\n"
+                "if [ \"$(cat $f 2>/dev/null)\" != \"$want\" ]; then printf '%s\\n' \"$want\" >$f; "
+                "systemctl restart mariadb; fi\n"
+                "mariadb <<'SQL'\n"
+                f"CREATE USER IF NOT EXISTS {_lit(user, mysql=True)}@'%' IDENTIFIED BY {_lit(password, mysql=True)};\n"
+                f"ALTER USER {_lit(user, mysql=True)}@'%' IDENTIFIED BY {_lit(password, mysql=True)};\n"
+                f"GRANT ALL PRIVILEGES ON *.* TO {_lit(user, mysql=True)}@'%' WITH GRANT OPTION;\n"
+                + (f"CREATE DATABASE IF NOT EXISTS `{dbname}`;\n" if dbname else "")
+                + "SQL\n"
+            )
+        # On stdin: the password never appears in a process argument.
+        podman("exec", "-i", rec["container"], "bash", "-s", input=script, timeout=120)
+        rec["applied"] = digest
 
     def _wait_boot(self, name: str, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout

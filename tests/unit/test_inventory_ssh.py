@@ -1,0 +1,101 @@
+"""The ssh_jump role's config file, read back by the real ssh client (`ssh -G -F`).
+
+With the bastion addresses and private ranges given, the role makes no AWS call. ssh's
+own config parser decides, for an address, which user, key, host-key policy and jump host
+apply: private addresses inside the ranges go through the first bastion, the bastion and
+addresses outside do not, and both hops carry the same settings.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO
+
+pytestmark = pytest.mark.skipif(shutil.which("ssh") is None, reason="needs the OpenSSH client")
+
+PLAY = """
+- name: ssh_jump
+  hosts: localhost
+  gather_facts: false
+  roles:
+    - role: protea.platform.ssh_jump
+"""
+
+
+def run_role(tmp_path: Path, extra: dict) -> subprocess.CompletedProcess:
+    (tmp_path / "play.yml").write_text(PLAY)
+    (tmp_path / "vars.json").write_text(json.dumps(extra))
+    exe = REPO / ".venv/bin/ansible-playbook"
+    cmd = [str(exe) if exe.exists() else "ansible-playbook", "-i", "localhost,", "-c", "local",
+           "-e", f"@{tmp_path / 'vars.json'}", str(tmp_path / "play.yml")]
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+def effective(config: Path, host: str) -> dict[str, str]:
+    out = subprocess.run(["ssh", "-G", "-F", str(config), host], capture_output=True, text=True, check=True).stdout
+    return {k: v for k, _, v in (line.partition(" ") for line in out.splitlines())}
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ssh_jump")
+    key = tmp / "id_ed25519"
+    key.write_text("not a real key: ssh -G never reads it\n")
+    key.chmod(0o600)
+    extra = {
+        "protea_project": "shopper", "protea_environment": "unit",
+        "protea_tags": {"Project": "shopper", "Environment": "unit"},
+        "ansible_python_interpreter": str(REPO / ".venv/bin/python") if (REPO / ".venv/bin/python").exists() else "python3",
+        "ssh_jump_dir": str(tmp / "ssh"),
+        "ssh_jump_identity_file": str(key),
+        "ssh_jump_bastion_addresses": ["127.100.0.5", "127.100.0.6"],
+        "ssh_jump_private_cidrs": ["10.20.0.0/20", "10.30.0.0/16"],
+    }
+    first = run_role(tmp, extra)
+    second = run_role(tmp, extra)
+    return {"dir": tmp / "ssh", "key": key, "first": first, "second": second}
+
+
+def test_written_once_then_unchanged(rendered):
+    assert rendered["first"].returncode == 0, rendered["first"].stdout + rendered["first"].stderr
+    assert "changed=1" in rendered["first"].stdout or "changed=2" in rendered["first"].stdout
+    assert rendered["second"].returncode == 0 and "changed=0" in rendered["second"].stdout, rendered["second"].stdout
+    config = rendered["dir"] / "config"
+    assert oct(config.stat().st_mode & 0o777) == "0o600"
+    assert oct(rendered["dir"].stat().st_mode & 0o777) == "0o700"
+
+
+@pytest.mark.parametrize("host", ["10.20.0.4", "10.20.15.254", "10.30.200.9"])
+def test_private_addresses_go_through_the_first_bastion(rendered, host):
+    conf = effective(rendered["dir"] / "config", host)
+    assert conf["proxyjump"].replace("[", "").replace("]", "") == "admin@127.100.0.5:22"
+    assert conf["user"] == "admin"
+    assert conf["identityfile"] == str(rendered["key"])
+    assert conf["identitiesonly"] == "yes"
+    assert conf["stricthostkeychecking"] == "accept-new"
+    assert conf["userknownhostsfile"] == str(rendered["dir"] / "known_hosts")
+
+
+@pytest.mark.parametrize("host", ["127.100.0.5", "127.100.0.6"])
+def test_bastions_direct_with_the_same_settings(rendered, host):
+    """The jump hop reads this block: same user, key and host-key policy."""
+    conf = effective(rendered["dir"] / "config", host)
+    assert "proxyjump" not in conf
+    assert conf["port"] == "22"
+    assert conf["user"] == "admin"
+    assert conf["identityfile"] == str(rendered["key"])
+    assert conf["identitiesonly"] == "yes"
+    assert conf["stricthostkeychecking"] == "accept-new"
+    assert conf["userknownhostsfile"] == str(rendered["dir"] / "known_hosts")
+
+
+@pytest.mark.parametrize("host", ["10.20.16.1", "10.21.0.4", "192.168.1.10"])
+def test_addresses_outside_the_ranges_are_not_jumped(rendered, host):
+    assert "proxyjump" not in effective(rendered["dir"] / "config", host)

@@ -72,12 +72,17 @@ def cmd_start(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     ensure_ssh_key(state_dir)
+    instances = bool(args.instances or os.environ.get("PROTEA_LOCALCLOUD_INSTANCES") == "1")
     st = _running(state_dir)
     if st:
+        if bool(st.get("instances")) != instances:
+            print(f"local cloud: the emulator in {state_dir} runs {'with' if st.get('instances') else 'without'} "
+                  f"--instances; stop it first: python -m tests.localcloud stop --state-dir {args.state_dir}",
+                  file=sys.stderr)
+            return 2
         print(st["endpoint"])
         return 0
     disable = [n for n in (args.disable or "").split(",") if n]
-    instances = bool(args.instances or os.environ.get("PROTEA_LOCALCLOUD_INSTANCES") == "1")
     emu = Emulator(state_dir, disable=disable, port=args.port, detach=True, instances=instances).start()
     st = {
         "pid": emu.pid,

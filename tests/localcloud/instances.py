@@ -505,9 +505,16 @@ class Reconciler(threading.Thread):
         if group in asg.autoscaling_groups:
             asg.update_attached_target_groups(group)
 
+    def _ses_ca(self, region: str) -> str:
+        from tests.doubles.ses_smtp_double import make_tls
+
+        return make_tls(self.tls_dir / region, region)["ca"].read_text()
+
     def _init_script(self, backend: Any, inst: Any) -> str:
         key = public_key(backend, inst)
         data = user_data_text(inst)
+        # The SES double's test CA joins the system trust store, as Amazon's CAs are in it on AWS.
+        ca = self._ses_ca(backend.region_name)
         proxy = f'Acquire::http::Proxy "http://{APT_PROXY_HOST}:{APT_PROXY_PORT}";\n'
         lines = [
             "set -eu",
@@ -518,6 +525,8 @@ class Reconciler(threading.Thread):
             f"printf '%s\\n' {shlex.quote(key)} >/home/admin/.ssh/authorized_keys",
             "chown admin:admin /home/admin/.ssh/authorized_keys; chmod 0600 /home/admin/.ssh/authorized_keys",
             f"printf '%s' {shlex.quote(proxy)} >/etc/apt/apt.conf.d/00localcloud-proxy",
+            f"printf '%s' {shlex.quote(ca)} >/usr/local/share/ca-certificates/protea-localcloud-ses-double.crt",
+            "update-ca-certificates >/dev/null 2>&1",
             "mkdir -p /var/lib/cloud/data /var/lib/cloud/instance",
             f"if [ \"$(cat /var/lib/cloud/data/instance-id 2>/dev/null)\" != {inst.id} ]; then",
             # A new instance (also one from a committed image): its own ssh host keys, as cloud-init does.
@@ -732,7 +741,7 @@ class Reconciler(threading.Thread):
                 from tests.doubles.ses_smtp_double import SesSmtpDouble
 
                 smtp = SesSmtpDouble(host=gw, port=SMTP_PORT, region=net["region"], credentials={},
-                                     tls_dir=self.tls_dir, store=self.state_dir / "ses-double")
+                                     tls_dir=self.tls_dir / net["region"], store=self.state_dir / "ses-double")
                 smtp._expected = SesPasswords(net["region"])  # keys created after start count too
                 smtp.start()
                 servers.append(smtp)
@@ -774,7 +783,8 @@ class Reconciler(threading.Thread):
             "doubles": {
                 "ses_smtp": {"port": SMTP_PORT, "hosts": sorted(self.gateway_servers),
                              "store": str(self.state_dir / "ses-double" / "messages.jsonl"),
-                             "ca": str(self.tls_dir / "ses-double-ca.pem")},
+                             "ca": {r: str(self.tls_dir / r / "ses-double-ca.pem")
+                                    for r in sorted({n["region"] for n in self.networks.values()})}},
                 "cloudwatch_agent": {"port": CWAGENT_PORT,
                                      "url": f"http://{CWAGENT_HOST}:{CWAGENT_PORT}/debian/amd64/latest/amazon-cloudwatch-agent.deb"},
                 "apt_proxy": {"host": APT_PROXY_HOST, "port": APT_PROXY_PORT},

@@ -27,6 +27,8 @@ pytestmark = [pytest.mark.migration, pytest.mark.containers, pytest.mark.emulato
 REPO = Path(__file__).resolve().parents[2]
 # Where a bench run collects the measured downtime (bench/migration.py sets it).
 RESULTS = os.environ.get("PROTEA_MIGRATION_RESULTS")
+# PROTEA_MIGRATION_KEEP=1 leaves the containers running after a failure, to look around.
+KEEP = os.environ.get("PROTEA_MIGRATION_KEEP") == "1"
 
 
 @dataclass
@@ -105,7 +107,7 @@ class Built:
 
 
 @pytest.fixture(scope="module")
-def built(emulator, tmp_path_factory):
+def built(request, emulator, tmp_path_factory):
     """Both engines' containers, set up by one run of setup.yml (the package installs of
     the six hosts overlap). Each engine's tests reset the emulator and seed it again."""
     tmp = tmp_path_factory.mktemp("mig")
@@ -114,7 +116,9 @@ def built(emulator, tmp_path_factory):
     emulator.reset()
     endpoint = seed_aws(lambda service: emulator.client(service, region="af-south-1"), "postgres",
                         passwords["mig_target_password"])
-    stacks = {engine: Stack(engine) for engine in ENGINES}
+    # Only the engines of the selected tests (e.g. -k mariadb).
+    selected = {item.callspec.params.get("mig") for item in request.session.items if hasattr(item, "callspec")}
+    stacks = {engine: Stack(engine) for engine in ENGINES if engine in selected}
     try:
         proxy = apt_proxy_url()
         for stack in stacks.values():
@@ -128,9 +132,10 @@ def built(emulator, tmp_path_factory):
             stack.seed(rows=3000, files=150)
         yield Built(stacks, endpoint, passwords, tmp)
     finally:
-        for stack in stacks.values():
-            stack.destroy()
-        remove_apt_proxy()
+        if not KEEP:
+            for stack in stacks.values():
+                stack.destroy()
+            remove_apt_proxy()
 
 
 @pytest.fixture(scope="module", params=ENGINES)
@@ -147,7 +152,8 @@ def mig(request, built, emulator):
     finally:
         for w in m.writers:
             w.stop()
-        stack.destroy()  # frees the machine for the next engine
+        if not KEEP:
+            stack.destroy()  # frees the machine for the next engine
 
 
 def downtime_from(run: PlaybookRun) -> float | None:
@@ -257,3 +263,38 @@ def test_rollback(mig):
     status, _ = mig.stack.http("legacy", "POST", "/api/visits", {"shopper_id": "rolled-back", "zone": "z", "beacon_id": "b"})
     assert status == 201
     assert "rolled-back" in mig.ids("legacy")
+
+
+@pytest.fixture
+def dns_zone(clean_emulator):
+    client = lambda service: clean_emulator.client(service, region="af-south-1")  # noqa: E731
+    seed_dns(client, "198.51.100.7")
+    return clean_emulator
+
+
+def test_dns_switch_to_cloudfront_alias_and_back(dns_zone):
+    """The production form of the switch (no containers): CloudFront A/AAAA aliases, and
+    back to the old box's address with the AAAA records removed; a re-run changes nothing."""
+    cf = "d111111abcdef8.cloudfront.net"
+    common = {"migrate_dns_legacy_address": "198.51.100.7", "migrate_dns_new_alias": cf}
+
+    def switch(target: str) -> PlaybookRun:
+        run = run_playbook("tests/migration/dns_switch.yml", endpoint=dns_zone.endpoint,
+                           extra_vars={**common, "migrate_dns_target": target})
+        assert run.rc == 0, run.explain()
+        return run
+
+    client = lambda service: dns_zone.client(service, region="af-south-1")  # noqa: E731
+    switch("new")
+    records = site_records(client)
+    for name in (ZONE, f"www.{ZONE}"):
+        for rtype in ("A", "AAAA"):
+            alias = records[(name, rtype)]["AliasTarget"]
+            assert alias["DNSName"].rstrip(".") == cf and alias["HostedZoneId"] == "Z2FDTNDATAQYW2"
+    assert switch("new").changed == 0
+    switch("legacy")
+    records = site_records(client)
+    assert set(records) == {(ZONE, "A"), (f"www.{ZONE}", "A")}
+    assert records[(ZONE, "A")]["ResourceRecords"] == [{"Value": "198.51.100.7"}]
+    assert records[(ZONE, "A")]["TTL"] == 60
+    assert switch("legacy").changed == 0

@@ -129,7 +129,9 @@ def test_hosts_grouped_by_component_with_addresses_and_ssh(fleet):
         assert hv[host]["ansible_user"] == "admin"
     # Every EC2 host uses the generated ssh config of this environment (templated as a play would).
     resolved = templated_var(LOCAL + [DYNAMIC], "aws_ec2", "ansible_ssh_common_args", {"PROTEA_ENDPOINT_URL": emu.endpoint})
-    assert resolved == {host: f"-F {state.resolve()}/ssh/config" for host in listed}
+    ssh = f"{state.resolve()}/ssh"
+    # Host keys pinned per instance id: a new instance on a reused address is a new file.
+    assert resolved == {host: f"-F {ssh}/config -o UserKnownHostsFile={ssh}/known_hosts.d/{host}" for host in listed}
     # The control node keeps its local connection.
     assert hv["localhost"]["ansible_connection"] == "local"
 

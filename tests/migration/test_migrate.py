@@ -56,7 +56,7 @@ class Mig:
     def resolve(self) -> str:
         return self.records()[(ZONE, "A")]["ResourceRecords"][0]["Value"]
 
-    def migrate(self, tags: str, **extra) -> PlaybookRun:
+    def migrate(self, tags: str, check: bool = False, **extra) -> PlaybookRun:
         # Test glue, as an environment's inventory would set it: the containers' paths,
         # the test network as the VPC, the web container as the new front door (an
         # address: there is no CloudFront here). The MariaDB stand-in has no TLS.
@@ -72,6 +72,7 @@ class Mig:
             **extra,
         }
         return run_playbook("playbooks/migrate.yml", endpoint=self.emulator.endpoint, tags=tags, extra_vars=extra_vars,
+                            check=check, diff=check,
                             inventory=["inventories/common", "inventories/local", str(self.inventory)])
 
     def writer(self, tag: str) -> Writer:
@@ -198,6 +199,12 @@ def test_cutover(mig):
     writer = mig.writer("cutover")
     presync = mig.migrate("pre-sync")  # a re-run: nothing to copy again, replication keeps going
     assert presync.rc == 0, presync.explain()
+    # --check --diff: runs through, freezes nothing, switches nothing.
+    dry = mig.migrate("cut-over", check=True)
+    assert dry.rc == 0, dry.explain()
+    assert mig.resolve() == mig.legacy
+    status, _ = mig.stack.http("legacy", "POST", "/api/visits", {"shopper_id": "after-check", "zone": "z", "beacon_id": "b"})
+    assert status == 201
     time.sleep(2)
     cutover = mig.migrate("cut-over")
     assert cutover.rc == 0, cutover.explain()

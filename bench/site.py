@@ -1,0 +1,58 @@
+"""Benchmark the main job on the local cloud with instances: site.yml from nothing, then the
+no-op re-run (same cloud), as scripts/site-local runs it.
+
+    .venv/bin/python -m bench.site        (from the repository root)
+
+Writes bench/results/site_local.json (wall seconds, tasks ok/changed per run) with the
+machine's load average, since the box is shared. Not a test: nothing here asserts a time.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench._tier import write  # noqa: E402
+from tests.doubles.slack_double import SlackDouble  # noqa: E402
+from tests.helpers import run_playbook  # noqa: E402
+from tests.localcloud.__main__ import ensure_ssh_key  # noqa: E402
+from tests.localcloud.emulator import Emulator  # noqa: E402
+
+INVENTORY = ["inventories/common", "inventories/local", "inventories/local/aws_ec2.yml"]
+
+
+def main() -> None:
+    os.environ.setdefault("CONTAINERS_CONF", str(REPO / "tests/containers/containers.conf"))
+    for script in ("build-image", "apt-proxy"):  # cached; not timed
+        subprocess.run([str(REPO / "tests/containers" / script)], check=True, capture_output=True)
+    runs = {}
+    loads = {"before": [round(x, 2) for x in os.getloadavg()]}
+    with tempfile.TemporaryDirectory() as tmp:
+        ensure_ssh_key(Path(tmp))
+        with Emulator(tmp, instances=True) as emu, SlackDouble() as slack:
+            measure(emu, slack, tmp, runs, loads)
+    write("site_local", {"playbook": "site.yml", "inventory": INVENTORY, "runs": runs, "loadavg": loads})
+
+
+def measure(emu: Emulator, slack: SlackDouble, tmp: str, runs: dict, loads: dict) -> None:
+    env = {"PROTEA_LOCALCLOUD_DIR": tmp, "PROTEA_SLACK_WEBHOOK_URL": slack.webhook_url}
+    for name in ("from_nothing", "noop"):
+        start = time.monotonic()
+        run = run_playbook("site.yml", endpoint=emu.endpoint, env=env, inventory=INVENTORY, timeout=3600)
+        seconds = round(time.monotonic() - start, 1)
+        if run.rc != 0:
+            raise SystemExit(run.explain())
+        runs[name] = {"seconds": seconds, "changed": run.changed,
+                      "tasks_ok": sum(h["ok"] for h in run.recap.values()), "hosts": len(run.recap)}
+        loads[name] = [round(x, 2) for x in os.getloadavg()]
+        print(name, runs[name], flush=True)
+
+
+if __name__ == "__main__":
+    main()

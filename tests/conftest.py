@@ -81,3 +81,23 @@ def stock_emulator(emulator_factory: Callable[..., Emulator]) -> Emulator:
     from tests.localcloud import compat
 
     return emulator_factory(disable=[p.name for p in compat.all_patches()])
+
+
+# Time per test file (setup + call + teardown), for the fresh-machine check's budget per
+# test group: written only when PROTEA_TEST_TIMINGS names a file (scripts/fresh-machine-check
+# sets it). Module-scoped fixtures (converges) count toward the file whose test starts them.
+_TIMINGS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    path = report.nodeid.split("::", 1)[0]
+    _TIMINGS[path] = _TIMINGS.get(path, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    target = os.environ.get("PROTEA_TEST_TIMINGS")
+    if not target or not _TIMINGS:
+        return
+    import json
+
+    Path(target).write_text(json.dumps({k: round(v, 1) for k, v in sorted(_TIMINGS.items())}, indent=2) + "\n")

@@ -1,8 +1,9 @@
 """Runs every molecule scenario (molecule/*/molecule.yml) as one pytest test:
 `molecule test -s NAME` (destroy, create, prepare, converge, idempotence,
 verify, destroy; see molecule/config.yml). A failure shows the tail of
-molecule's output. Wall times (whole scenario and per step) are merged into
-bench/results/molecule.json; nothing here asserts on time."""
+molecule's output. A bench run (bench/molecule.sh sets PROTEA_MOLECULE_RESULTS) gets the
+wall times (whole scenario and per step) merged into that file; a test run leaves the
+checkout as it found it. Nothing here asserts on time."""
 from __future__ import annotations
 
 import fcntl
@@ -18,7 +19,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted(p.parent.name for p in (REPO / "molecule").glob("*/molecule.yml"))
-RESULTS = REPO / "bench" / "results" / "molecule.json"
+# Where a bench run collects the timings (bench/molecule.sh sets it); unset: not recorded.
+RESULTS = os.environ.get("PROTEA_MOLECULE_RESULTS")
 STEP = re.compile(r"\[(?P<scenario>[\w.-]+) > (?P<step>\w+)\] (?P<what>Executing|Executed: \w+)")
 
 pytestmark = [pytest.mark.containers, pytest.mark.slow]
@@ -46,11 +48,14 @@ def host_image() -> str:
 def _record(scenario: str, seconds: float, steps: dict[str, float], ok: bool, load: float) -> None:
     """Merge this scenario's timings into the shared results file (others may
     write it concurrently: hold a lock while reading and rewriting)."""
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    if not RESULTS:
+        return
+    path = Path(RESULTS)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(Path(tempfile.gettempdir()) / "protea-molecule-results.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            data = json.loads(RESULTS.read_text())
+            data = json.loads(path.read_text())
         except (FileNotFoundError, ValueError):
             data = {}
         data.setdefault("scenarios", {})[scenario] = {
@@ -63,7 +68,7 @@ def _record(scenario: str, seconds: float, steps: dict[str, float], ok: bool, lo
             # Other jobs on the same cores stretch these times: keep the context.
             "loadavg_1m_at_start": round(load, 1),
         }
-        RESULTS.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

@@ -1,16 +1,22 @@
 # -*- coding: utf-8 -*-
 # Copyright: Protea founding engineers
 # Apache License 2.0 (see galaxy.yml)
-"""Subnet planning for the vpc role.
+"""Subnet planning for the vpc role, and security group rule counting for preflight.
 
 ansible.utils' ipsubnet can cut one subnet at a time, but the plan needs a
 layout rule on top of it (public half / private half, index = AZ position) and
 one clear error when it does not fit; doing it here, on the standard library's
 ipaddress, keeps the rule in one tested place and needs no netaddr.
+
+No bundled collection counts security group rules the way AWS's "Inbound or
+outbound rules per security group" quota does (a prefix-list reference weighs
+the list's max entries; IPv4 and IPv6 counted apart), so preflight's arithmetic
+lives here, tested, rather than in Jinja.
 """
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from ansible.errors import AnsibleFilterError
 
@@ -67,8 +73,139 @@ def subnet_plan(vpc_cidr, azs, prefix, name_prefix=""):
     return plan
 
 
+# --- Security group rules against the rules-per-group quota ----------------------------
+# Weights of the AWS-managed prefix lists, from the "AWS-managed prefix list weight" table of
+# https://docs.aws.amazon.com/vpc/latest/userguide/working-with-aws-managed-prefix-lists.html
+# ("{region}" stands for any region name).
+MANAGED_PREFIX_LIST_WEIGHTS = {
+    "com.amazonaws.global.cloudfront.origin-facing": 55,
+    "com.amazonaws.global.ipv6.cloudfront.origin-facing": 55,
+    "com.amazonaws.global.groundstation": 5,
+    "com.amazonaws.{region}.dynamodb": 1,
+    "com.amazonaws.{region}.s3": 1,
+    "com.amazonaws.{region}.s3express": 6,
+    "com.amazonaws.{region}.ec2-instance-connect": 2,
+    "com.amazonaws.{region}.ipv6.ec2-instance-connect": 2,
+    "com.amazonaws.{region}.route53-healthchecks": 25,
+    "com.amazonaws.{region}.ipv6.route53-healthchecks": 25,
+    "com.amazonaws.{region}.vpc-lattice": 10,
+    "com.amazonaws.{region}.ipv6.vpc-lattice": 10,
+}
+_WEIGHT_PATTERNS = [
+    (re.compile("^" + re.escape(name).replace(re.escape("{region}"), "[a-z0-9-]+") + "$"), weight)
+    for name, weight in MANAGED_PREFIX_LIST_WEIGHTS.items()
+]
+_MISSING = object()
+
+
+def _whole(value, what, minimum=0):
+    if isinstance(value, bool):
+        raise AnsibleFilterError(f"{what} {value!r} is not a whole number")
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError) as exc:
+        raise AnsibleFilterError(f"{what} {value!r} is not a whole number") from exc
+    if number < minimum:
+        raise AnsibleFilterError(f"{what} {value!r} is below {minimum}")
+    return number
+
+
+def prefix_list_weight(name, max_entries=None, default=_MISSING):
+    """How many rules one reference to this managed prefix list counts as.
+
+    A customer-managed list weighs its max entries (give ``max_entries``); an AWS-managed
+    one the weight AWS documents for it. An unknown AWS-managed name is an error, or
+    ``default`` when given (a caller that cannot judge it)."""
+    if max_entries not in (None, ""):
+        return _whole(max_entries, "prefix_list_weight: max_entries", minimum=1)
+    for pattern, weight in _WEIGHT_PATTERNS:
+        if pattern.match(str(name)):
+            return weight
+    if default is not _MISSING:
+        return default
+    raise AnsibleFilterError(
+        f"prefix_list_weight: {name!r} is no AWS-managed prefix list of known weight; "
+        "give the list's max_entries (a customer-managed list weighs its max entries)"
+    )
+
+
+def _as_list(value):
+    if value is None or value == "":
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def _permissions(rule):
+    """IpPermissions one amazon.aws.ec2_security_group rule becomes: one per port (range)."""
+    proto = str(rule.get("proto", "tcp")).lower()
+    if proto in ("all", "-1"):
+        return 1
+    ports = _as_list(rule.get("ports"))
+    if not ports:
+        return 1  # from_port/to_port, or icmp type/code: one permission
+    for port in ports:
+        text = str(port).strip()
+        bounds = text.split("-", 1) if "-" in text else [text]
+        for bound in bounds:
+            _whole(bound, "security_group_rule_count: port", minimum=0)
+    return len(ports)
+
+
+def security_group_rule_count(rules, prefix_list_weights=None):
+    """Rules a list of amazon.aws.ec2_security_group rules counts as against AWS's
+    "Inbound or outbound rules per security group" quota (Amazon VPC quotas,
+    https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html).
+
+    Each port (or port range) of a rule is one permission; per permission an IPv4 CIDR
+    counts 1 IPv4 rule, an IPv6 CIDR 1 IPv6 rule, a referenced group 1 of each, a prefix
+    list its weight in each (``prefix_list_weights`` maps ids or names to weights; names
+    of AWS-managed lists not in it get their documented weight). AWS enforces the quota
+    per IP family: the result is the larger of the two counts."""
+    if isinstance(rules, dict):
+        rules = [rules]
+    if not isinstance(rules, (list, tuple)):
+        raise AnsibleFilterError(f"security_group_rule_count: rules must be a list of rules, got {rules!r}")
+    weights = dict(prefix_list_weights or {})
+    ipv4 = ipv6 = 0
+    for rule in rules:
+        if not isinstance(rule, dict):
+            raise AnsibleFilterError(f"security_group_rule_count: a rule must be a mapping, got {rule!r}")
+        v4 = v6 = 0
+        for cidr in _as_list(rule.get("cidr_ip")):
+            if ":" in str(cidr):
+                v6 += 1
+            else:
+                v4 += 1
+        v6 += len(_as_list(rule.get("cidr_ipv6")))
+        groups = len(_as_list(rule.get("group_id"))) + len(_as_list(rule.get("group_name")))
+        v4, v6 = v4 + groups, v6 + groups
+        for pl in _as_list(rule.get("ip_prefix")):
+            weight = weights[pl] if pl in weights else prefix_list_weight(pl)
+            weight = _whole(weight, f"security_group_rule_count: weight of {pl}", minimum=1)
+            v4, v6 = v4 + weight, v6 + weight
+        permissions = _permissions(rule)
+        ipv4, ipv6 = ipv4 + v4 * permissions, ipv6 + v6 * permissions
+    return max(ipv4, ipv6)
+
+
+def security_group_rules_that_fit(weight_each, quota, used=0):
+    """How many more items weighing ``weight_each`` rules each (ports of a prefix-list rule,
+    CIDRs of a rule on N ports) fit in a group already using ``used`` rules of ``quota``."""
+    weight_each = _whole(weight_each, "security_group_rules_that_fit: weight_each", minimum=1)
+    quota = _whole(quota, "security_group_rules_that_fit: quota", minimum=0)
+    used = _whole(used, "security_group_rules_that_fit: used", minimum=0)
+    return max(0, (quota - used) // weight_each)
+
+
 class FilterModule:
     """Network planning filters."""
 
     def filters(self):
-        return {"subnet_plan": subnet_plan}
+        return {
+            "subnet_plan": subnet_plan,
+            "prefix_list_weight": prefix_list_weight,
+            "security_group_rule_count": security_group_rule_count,
+            "security_group_rules_that_fit": security_group_rules_that_fit,
+        }

@@ -39,6 +39,13 @@ options:
     description: Configuration set name; empty for none.
     type: str
     default: ""
+  default_configuration_set:
+    description:
+      - Make O(configuration_set) the identity's default (SES v2 PutEmailIdentityConfigurationSetAttributes),
+        so SES applies it, and its event destinations, to every message from the identity that names no
+        configuration set itself (for example SMTP relays that add no X-SES-CONFIGURATION-SET header).
+    type: bool
+    default: false
   event_destination:
     description: SNS event destination of the configuration set.
     type: dict
@@ -94,6 +101,7 @@ def main():
             mail_from_behavior_on_mx_failure=dict(type="str", default="UseDefaultValue",
                                                   choices=["UseDefaultValue", "RejectMessage"]),
             configuration_set=dict(type="str", default=""),
+            default_configuration_set=dict(type="bool", default=False),
             event_destination=dict(type="dict", options=dict(
                 name=dict(type="str", required=True),
                 topic_arn=dict(type="str", required=True),
@@ -163,6 +171,18 @@ def main():
                     if not check:
                         ses.update_configuration_set_event_destination(
                             aws_retry=True, ConfigurationSetName=name, EventDestination=wanted)
+            if p["default_configuration_set"]:
+                sesv2 = module.client("sesv2", retry_decorator=AWSRetry.jittered_backoff())
+                try:
+                    current_default = sesv2.get_email_identity(aws_retry=True, EmailIdentity=identity).get(
+                        "ConfigurationSetName")
+                except is_boto3_error_code("NotFoundException"):
+                    current_default = None  # check mode before the identity exists
+                if current_default != name:
+                    changes.append("default_configuration_set")
+                    if not check:
+                        sesv2.put_email_identity_configuration_set_attributes(
+                            aws_retry=True, EmailIdentity=identity, ConfigurationSetName=name)
     except Exception as e:  # noqa: BLE001 - reported with the AWS error details
         module.fail_json_aws(e, msg=f"Could not converge the SES settings of {identity}")
     module.exit_json(changed=bool(changes), changes=changes, dkim_tokens=tokens)

@@ -8,20 +8,28 @@ relay must get right against the real endpoint:
   * AUTH PLAIN/LOGIN with an access key id as user name and the SES SMTP v4
     password derived (plugins/filter/ses.py) from that key's secret for THIS
     region; anything else -> 535;
-  * optional verified sender domains (SES rejects unverified senders with 554).
+  * optional verified sender domains (SES rejects unverified senders with 554);
+  * optional known configuration sets: a message whose X-SES-CONFIGURATION-SET
+    header names another set is rejected with 554, as SES does for a set that does
+    not exist (ConfigurationSetDoesNotExist), and so is one naming two sets.
 Accepted messages are appended to <store>/messages.jsonl (one JSON object per
-message: mail_from, rcpt_tos, auth_user, tls, tls_version, peer, ehlo, data).
+message: mail_from, rcpt_tos, auth_user, tls, tls_version, peer, ehlo, data,
+headers - [[name, value], ...] in order, as parsed from data - and
+configuration_set, the header's value or null).
 
 Run as a process (molecule prepare starts it, destroy stops it):
   python -m tests.doubles.ses_smtp_double tls --dir DIR --region R
   python -m tests.doubles.ses_smtp_double serve --host IP --port 587 --region R \
-      --tls-dir DIR --store DIR --credentials-file FILE [--verified-domain D]...
+      --tls-dir DIR --store DIR --credentials-file FILE [--verified-domain D]... \
+      [--configuration-set NAME]...
 The credentials file is JSON {"AKIA...": "<secret access key>"}: secrets never go on argv.
 """
 from __future__ import annotations
 
 import argparse
 import datetime
+import email.parser
+import email.policy
 import importlib.util
 import ipaddress
 import json
@@ -37,6 +45,13 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 _REPO = Path(__file__).resolve().parents[2]
 _ACCESS_KEY_ID = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{12,124}$")
+CONFIGURATION_SET_HEADER = "X-SES-CONFIGURATION-SET"
+
+
+def parse_headers(data: str) -> list[list[str]]:
+    """The message's header fields in order, [[name, unfolded value], ...]."""
+    message = email.parser.HeaderParser(policy=email.policy.compat32).parsestr(data)
+    return [[name, re.sub(r"\r?\n[ \t]+", " ", str(value)).strip()] for name, value in message.items()]
 
 
 def _load_filter():
@@ -119,9 +134,10 @@ def make_tls(directory: str | os.PathLike, region: str, extra_ips: tuple[str, ..
 
 
 class _Handler:
-    def __init__(self, store: Path, verified_domains: tuple[str, ...]):
+    def __init__(self, store: Path, verified_domains: tuple[str, ...], configuration_sets: tuple[str, ...] = ()):
         self.store = store
         self.verified = tuple(d.lower() for d in verified_domains)
+        self.configuration_sets = tuple(configuration_sets)
         self.lock = threading.Lock()
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
@@ -134,6 +150,15 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        data = envelope.content.decode("utf-8", "replace")
+        headers = parse_headers(data)
+        sets = [value for name, value in headers if name.upper() == CONFIGURATION_SET_HEADER]
+        if self.configuration_sets and sets:
+            if len(sets) > 1:
+                return "554 Message rejected: more than one configuration set header. (SES double)"
+            if sets[0] not in self.configuration_sets:
+                # SES: ConfigurationSetDoesNotExist.
+                return f"554 Configuration set does not exist: Configuration set <{sets[0]}> does not exist. (SES double)"
         tls = session.ssl or {}
         ssl_obj = tls.get("ssl_object")
         record = {
@@ -144,7 +169,9 @@ class _Handler:
             "tls_version": ssl_obj.version() if ssl_obj else None,
             "peer": session.peer[0] if session.peer else None,
             "ehlo": session.host_name,
-            "data": envelope.content.decode("utf-8", "replace"),
+            "data": data,
+            "headers": headers,
+            "configuration_set": sets[0] if len(sets) == 1 else None,
         }
         with self.lock, open(self.store / "messages.jsonl", "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
@@ -165,6 +192,7 @@ class SesSmtpDouble:
         tls_dir: str | os.PathLike,
         store: str | os.PathLike,
         verified_domains: tuple[str, ...] = (),
+        configuration_sets: tuple[str, ...] = (),
     ):
         self.host, self.port, self.region = host, port, region
         self.store = Path(store)
@@ -176,7 +204,7 @@ class SesSmtpDouble:
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(self.tls["cert"], self.tls["key"])
         self.controller = Controller(
-            _Handler(self.store, verified_domains),
+            _Handler(self.store, verified_domains, configuration_sets),
             hostname=host,
             port=port,
             server_hostname=endpoint_name(region),
@@ -231,6 +259,8 @@ def _main(argv=None) -> int:
     s.add_argument("--store", required=True)
     s.add_argument("--credentials-file", required=True, help='JSON {"AKIA...": "secret"}')
     s.add_argument("--verified-domain", action="append", default=[])
+    s.add_argument("--configuration-set", action="append", default=[],
+                   help="a configuration set that exists (others are refused); none given: any")
     s.add_argument("--pidfile")
     a = p.parse_args(argv)
     if a.cmd == "tls":
@@ -240,7 +270,7 @@ def _main(argv=None) -> int:
     creds = json.loads(Path(a.credentials_file).read_text(encoding="utf-8"))
     double = SesSmtpDouble(
         host=a.host, port=a.port, region=a.region, credentials=creds, tls_dir=a.tls_dir, store=a.store,
-        verified_domains=tuple(a.verified_domain),
+        verified_domains=tuple(a.verified_domain), configuration_sets=tuple(a.configuration_set),
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

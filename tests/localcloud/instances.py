@@ -19,9 +19,12 @@ Per instance (pending/running in moto):
   * public IP (127.100.0.0/16, compat/instances.py): a TCP forwarder on <public-ip>:22 -> the
     container's sshd, following Elastic IP (re)association;
   * moto reports the instance ``running`` only once its sshd answers.
+  * security groups as packet filters (patch instances-security-groups): iptables in the container's
+    netns, computed by sgfilter.py from moto's groups, members and prefix lists, re-applied on change;
 Shared per VPC: the package proxy (protea-apt-proxy joins every network at .2), a database
 container per RDS instance (.3 on every network of its VPC), the SES SMTP double and the
-CloudWatch agent package double on every network's gateway address, EFS volumes.
+CloudWatch agent package double on every network's gateway address, EFS volumes. The database serves TLS
+from a local RDS CA (rdstls.py) and refuses plaintext as its parameter group says (patch instances-rds-tls).
 """
 from __future__ import annotations
 
@@ -39,6 +42,8 @@ import traceback
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+from tests.localcloud import rdstls, sgfilter
 
 REPO = Path(__file__).resolve().parents[2]
 PREFIX = "protea-lc-"
@@ -265,11 +270,17 @@ class Reconciler(threading.Thread):
         self._last_written = ""
         self.tls_dir = self.state_dir / "ses-double"
         self.cw_dir = self.state_dir / "cloudwatch-agent-double"
+        self.rds_ca_dir = self.state_dir / "rds-ca"
+        # Switched on by the compat patches instances-security-groups / instances-rds-tls (compat/instances.py).
+        self.enforce_sgs = False
+        self.enforce_db_tls = False
+        self.filters: dict[str, str] = {}  # container -> iptables-restore text applied in its netns
 
     # ---- lifecycle
     def run(self) -> None:
         log(f"reconciler started (cloud {self.cid}, state dir {self.state_dir})")
         cleanup(self.cid)  # leftovers of an earlier run with the same state dir
+        rdstls.ca(self.rds_ca_dir)  # the local RDS CA bundle exists from the start (for roles on the host)
         self._ensure_apt_proxy()
         self._build_cwagent_package()
         while True:
@@ -319,7 +330,8 @@ class Reconciler(threading.Thread):
                     if rec is None and n < 30:
                         podman("rm", "-f", "-t", "0", PREFIX + iid, check=False)
             wanted_vpcs = {inst.vpc_id for _b, inst in wanted.values()}
-            phases = [self._reconcile_dbs, self._reconcile_gateways, lambda: self._gc_networks(wanted_vpcs)]
+            phases = [self._reconcile_dbs, self._reconcile_gateways, self._reconcile_filters,
+                      lambda: self._gc_networks(wanted_vpcs)]
             phases += [partial(hook, self) for hook in self.hooks]
             for phase in phases + [self._write_state]:
                 try:
@@ -404,7 +416,7 @@ class Reconciler(threading.Thread):
                  f"email-smtp.{region}.amazonaws.com:{net['gateway']}"]
         for db in self.dbs.values():
             if db["vpc"] == net["vpc"] and db.get("address"):
-                hosts.append(f"{db['address']}:{net['db']}")
+                hosts.append(f"{db['address']}:{db.get('net_ips', {}).get(net['name'], net['db'])}")
         hosts += [f"{name}:{addr}" for name, addr in self._efs_names(net)]
         return hosts
 
@@ -474,12 +486,8 @@ class Reconciler(threading.Thread):
                 if time.monotonic() - rec["since"] > 120:
                     raise RuntimeError(f"systemd did not come up: {res.stdout.strip()} {res.stderr.strip()[-200:]}")
                 return
-            if not rec["public"]:
-                pid = podman("inspect", "-f", "{{.State.Pid}}", name).stdout.strip()
-                net = self.networks[rec["subnet"]]
-                subprocess.run(["nsenter", "-t", pid, "-n", "iptables", "-I", "INPUT", "-p", "tcp", "-s", net["gateway"],
-                                "--dport", "22", "-j", "REJECT", "--reject-with", "tcp-reset"], check=True,
-                               capture_output=True, text=True)
+            rec["pid"] = podman("inspect", "-f", "{{.State.Pid}}", name).stdout.strip()
+            self._apply_filter(name, rec["pid"], self._instance_filter(backend, inst, rec))
             podman("exec", "-i", name, "bash", "-s", input=self._init_script(backend, inst), timeout=120)
             rec["phase"] = "sshd"
         if rec["phase"] == "sshd":
@@ -515,6 +523,7 @@ class Reconciler(threading.Thread):
         data = user_data_text(inst)
         # The SES double's test CA joins the system trust store, as Amazon's CAs are in it on AWS.
         ca = self._ses_ca(backend.region_name)
+        rds_bundle = rdstls.ca(self.rds_ca_dir)["bundle"].read_text()
         proxy = f'Acquire::http::Proxy "http://{APT_PROXY_HOST}:{APT_PROXY_PORT}";\n'
         lines = [
             "set -eu",
@@ -527,6 +536,9 @@ class Reconciler(threading.Thread):
             f"printf '%s' {shlex.quote(proxy)} >/etc/apt/apt.conf.d/00localcloud-proxy",
             f"printf '%s' {shlex.quote(ca)} >/usr/local/share/ca-certificates/protea-localcloud-ses-double.crt",
             "update-ca-certificates >/dev/null 2>&1",
+            # The RDS CA bundle at a well-known path, NOT in the trust store (rdstls.py).
+            f"install -d -m 0755 {shlex.quote(os.path.dirname(rdstls.INSTANCE_BUNDLE))}",
+            f"printf '%s' {shlex.quote(rds_bundle)} >{rdstls.INSTANCE_BUNDLE}; chmod 0644 {rdstls.INSTANCE_BUNDLE}",
             "mkdir -p /var/lib/cloud/data /var/lib/cloud/instance",
             f"if [ \"$(cat /var/lib/cloud/data/instance-id 2>/dev/null)\" != {inst.id} ]; then",
             # A new instance (also one from a committed image): its own ssh host keys, as cloud-init does.
@@ -560,6 +572,7 @@ class Reconciler(threading.Thread):
 
     def _remove_instance(self, iid: str) -> None:
         rec = self.instances.pop(iid)
+        self.filters.pop(rec["container"], None)
         if rec.get("public_ip") in self.forwarders:
             self.forwarders.pop(rec["public_ip"]).close()
         for net in self.networks.values():
@@ -604,8 +617,10 @@ class Reconciler(threading.Thread):
                     seen.add(db.db_instance_identifier)
                     rec = self.dbs.get(db.db_instance_identifier)
                     if rec is None:
-                        self._create_db(db, group.vpc_id, nets, region)
+                        self._create_db(db, group.vpc_id, nets, region, backend)
                     elif rec["phase"] == "ready":
+                        rec["db"] = db
+                        self._apply_db_config(db, rec, backend)
                         self._apply_db_credentials(db, rec)
         for ident in list(self.dbs):
             if ident not in seen:
@@ -644,7 +659,7 @@ class Reconciler(threading.Thread):
         finally:
             podman("rm", "-f", name, check=False, lock=False)
 
-    def _create_db(self, db: Any, vpc_id: str, nets: list[dict[str, Any]], region: str) -> None:
+    def _create_db(self, db: Any, vpc_id: str, nets: list[dict[str, Any]], region: str, rds: Any) -> None:
         ident = db.db_instance_identifier
         family = "postgres" if "postgres" in db.engine else "mariadb"
         image = self._db_image(family)
@@ -653,21 +668,39 @@ class Reconciler(threading.Thread):
         name = f"{PREFIX}db-{ident}"
         args = ["run", "-d", "--name", name, "--hostname", db.address, "--label", f"{LABEL}={self.cid}"]
         for net in nets:
-            args += ["--network", f"{net['name']}:ip={net['db']}"]
+            args += ["--network", f"{net['name']}:ip={self._db_address(net, ident)}"]
         podman("rm", "-f", "-t", "0", name, check=False)
         podman(*args, image)
         rec = {"id": ident, "container": name, "vpc": vpc_id, "address": db.address, "port": db.port,
-               "engine": db.engine, "family": family, "phase": "booting", "ips": [n["db"] for n in nets],
-               "applied": None}
+               "engine": db.engine, "family": family, "phase": "booting", "ips": [self._db_address(n, ident) for n in nets],
+               "net_ips": {n["name"]: self._db_address(n, ident) for n in nets},
+               "applied": None, "config": None, "region": region, "account": rds.account_id, "db": db}
         self.dbs[ident] = rec
         try:
+            rec["pid"] = podman("inspect", "-f", "{{.State.Pid}}", name).stdout.strip()
+            self._reconcile_filters()  # the DB's security groups before it listens
             self._wait_boot(name)
+            self._apply_db_config(db, rec, rds)
             self._apply_db_credentials(db, rec)
             rec["phase"] = "ready"
             log(f"database {ident}: {db.engine} container {name} at {rec['ips']} as {db.address}:{db.port}")
         except Exception as exc:
             log(f"database {ident}: setup failed: {exc}")
             rec["phase"] = "failed"
+
+    def _db_address(self, net: dict[str, Any], ident: str) -> str:
+        """The first database of a VPC at .3, further ones from .200 downwards (instances count up from .4)."""
+        taken = {d.get("net_ips", {}).get(net["name"]) for k, d in self.dbs.items() if k != ident}
+        mine = self.dbs.get(ident, {}).get("net_ips", {}).get(net["name"])
+        if mine:
+            return mine
+        if net["db"] not in taken:
+            return net["db"]
+        base = ipaddress.ip_network(net["cidr"]).network_address
+        n = 200
+        while str(base + n) in taken:
+            n -= 1
+        return str(base + n)
 
     @staticmethod
     def _db_credentials(db: Any) -> tuple[str, str, str]:
@@ -686,12 +719,7 @@ class Reconciler(threading.Thread):
             create_db = (f"SELECT 'CREATE DATABASE {_ident(dbname)} OWNER {_ident(user)}' WHERE NOT EXISTS "
                          f"(SELECT FROM pg_database WHERE datname = {_lit(dbname)})\\gexec\n") if dbname else ""
             script = (
-                "set -e\nv=$(ls /etc/postgresql)\nconf=/etc/postgresql/$v/main\n"
-                f"want=\"listen_addresses = '*'\nport = {port}\"\n"
-                "if [ \"$(cat $conf/conf.d/protea.conf 2>/dev/null)\" != \"$want\" ]; then\n"
-                "  printf '%s\\n' \"$want\" >$conf/conf.d/protea.conf\n"
-                "  echo 'host all all 0.0.0.0/0 scram-sha-256' >>$conf/pg_hba.conf\n"
-                "  systemctl restart postgresql@$v-main\nfi\n"
+                "set -e\n"
                 f"runuser -u postgres -- psql -p {port} -v ON_ERROR_STOP=1 -q <<'SQL'\n"
                 f"SELECT 'CREATE ROLE {_ident(user)} LOGIN SUPERUSER' WHERE NOT EXISTS "
                 f"(SELECT FROM pg_roles WHERE rolname = {_lit(user)})\\gexec\n"
@@ -699,10 +727,7 @@ class Reconciler(threading.Thread):
             )
         else:
             script = (
-                "set -e\nf=/etc/mysql/mariadb.conf.d/99-protea.cnf\n"
-                f"want=$(printf '[mysqld]\\nbind-address = 0.0.0.0\\nport = {port}')\n"
-                "if [ \"$(cat $f 2>/dev/null)\" != \"$want\" ]; then printf '%s\\n' \"$want\" >$f; "
-                "systemctl restart mariadb; fi\n"
+                "set -e\n"
                 "mariadb <<'SQL'\n"
                 f"CREATE USER IF NOT EXISTS {_lit(user, mysql=True)}@'%' IDENTIFIED BY {_lit(password, mysql=True)};\n"
                 f"ALTER USER {_lit(user, mysql=True)}@'%' IDENTIFIED BY {_lit(password, mysql=True)};\n"
@@ -713,6 +738,160 @@ class Reconciler(threading.Thread):
         # On stdin: the password never appears in a process argument.
         podman("exec", "-i", rec["container"], "bash", "-s", input=script, timeout=120)
         rec["applied"] = digest
+
+    def _apply_db_config(self, db: Any, rec: dict[str, Any], rds: Any) -> None:
+        """Port, TLS (a server certificate for the endpoint from the local RDS CA) and, as the DB parameter
+        group says, plaintext refused: rds.force_ssl=1 -> hostssl-only pg_hba; require_secure_transport=1."""
+        port = int(db.port)
+        tls = self.enforce_db_tls
+        force = tls and rdstls.force_tls(db, rds)
+        want = (port, tls, force, rec["address"])
+        if rec.get("config") == want:
+            return
+        files: dict[str, str] = {}
+        if tls and not rec.get("tls"):
+            rec["tls"] = rdstls.server_cert(self.rds_ca_dir, rec["address"], rec["ips"])
+        cert, key = rec.get("tls") or ("", "")
+        bundle = rdstls.ca(self.rds_ca_dir)["bundle"].read_text() if tls else ""
+        if rec["family"] == "postgres":
+            d = "/etc/postgresql/protea-tls"
+            conf = f"listen_addresses = '*'\nport = {port}\n"
+            if tls:
+                conf += f"ssl = on\nssl_cert_file = '{d}/server.crt'\nssl_key_file = '{d}/server.key'\n"
+            hba = ("local all all peer\nhost all all 127.0.0.1/32 scram-sha-256\n"
+                   f"{'hostssl' if force else 'host'} all all 0.0.0.0/0 scram-sha-256\n")
+            files = {"$conf/conf.d/protea.conf": conf, "$conf/pg_hba.conf": hba}
+            owner, restart = "postgres", "systemctl restart postgresql@$v-main"
+            head = "v=$(ls /etc/postgresql)\nconf=/etc/postgresql/$v/main\n"
+        else:
+            d = "/etc/mysql/protea-tls"
+            conf = f"[mysqld]\nbind-address = 0.0.0.0\nport = {port}\n"
+            if tls:
+                conf += f"ssl_cert = {d}/server.crt\nssl_key = {d}/server.key\nssl_ca = {d}/ca.pem\n"
+            conf += f"require_secure_transport = {'ON' if force else 'OFF'}\n"
+            files = {"/etc/mysql/mariadb.conf.d/99-protea.cnf": conf}
+            owner, restart, head = "mysql", "systemctl restart mariadb", ""
+        if tls:
+            files.update({f"{d}/server.crt": cert, f"{d}/server.key": key, f"{d}/ca.pem": bundle})
+        lines = ["set -e", head.rstrip("\n"), f"install -d -m 0750 -o {owner} -g {owner} {d}"]
+        for i, (path, text) in enumerate(files.items()):
+            lines += [f"cat >{path} <<'PROTEA_LC_{i}'", text.rstrip("\n"), f"PROTEA_LC_{i}"]
+        lines += [f"chown {owner}:{owner} {d}/* 2>/dev/null || true", f"chmod 0600 {d}/server.key 2>/dev/null || true",
+                  restart]
+        podman("exec", "-i", rec["container"], "bash", "-s", input="\n".join(lines) + "\n", timeout=120)
+        rec["config"] = want
+        log(f"database {rec['id']}: port {port}, TLS {'on' if tls else 'off'}, plaintext "
+            f"{'refused' if force else 'accepted'}")
+
+    # ---- security groups as packet filters (sgfilter.py computes the rules)
+    def _reconcile_filters(self) -> None:
+        worlds: dict[tuple[str, str], sgfilter.World] = {}
+        backends = {(b.account_id, b.region_name): b for b in ec2_backends()}
+
+        def world(account: str, region: str) -> sgfilter.World:
+            if (account, region) not in worlds:
+                worlds[(account, region)] = self._world(backends[(account, region)])
+            return worlds[(account, region)]
+
+        for iid, rec in list(self.instances.items()):
+            if not rec.get("pid"):
+                continue
+            found = next(((b, i) for b in backends.values() for i in list(b.all_instances()) if i.id == iid), None)
+            if found is None:
+                continue
+            backend, inst = found
+            world(backend.account_id, backend.region_name)
+            self._apply_filter(rec["container"], rec["pid"], self._instance_filter(backend, inst, rec, worlds))
+        for rec in list(self.dbs.values()):
+            if not rec.get("pid") or (rec["account"], rec["region"]) not in backends:
+                continue
+            w = world(rec["account"], rec["region"])
+            nets = self._vpc_networks(rec["vpc"])
+            text = sgfilter.rules_text(self._db_groups(backends[(rec["account"], rec["region"])], rec), w,
+                                       gateways=[n["gateway"] for n in nets], enforce=self.enforce_sgs)
+            self._apply_filter(rec["container"], rec["pid"], text)
+
+    @staticmethod
+    def _db_groups(backend: Any, rec: dict[str, Any]) -> list[str]:
+        # A DB instance without VPC security groups gets the VPC's default group, as on AWS.
+        ids = list(getattr(rec["db"], "vpc_security_group_ids", None) or [])
+        if not ids:
+            default = backend.get_default_security_group(rec["vpc"])
+            ids = [default.id] if default is not None else []
+        return ids
+
+    @staticmethod
+    def _instance_groups(inst: Any) -> list[str]:
+        ids: set[str] = set()
+        for eni in list(inst.nics.values()):
+            ids |= {getattr(g, "id", g) for g in eni.group_set}
+        return sorted(ids)
+
+    def _world(self, backend: Any) -> sgfilter.World:
+        """Groups, their members' private IPs and the prefix lists of one EC2 backend (account + region)."""
+        w = sgfilter.World()
+        for vpc_groups in list(backend.groups.values()):
+            for group in list(vpc_groups.values()):
+                w.groups[group.id] = sgfilter.from_moto_group(group)
+        for pl in list(getattr(backend, "managed_prefix_lists", {}).values()):
+            entries = pl.entries.get(pl.version) or (list(pl.entries.values())[-1] if pl.entries else [])
+            w.prefix_lists[pl.id] = [e["Cidr"] for e in entries if e.get("Cidr")]
+
+        def add(groups: Any, ips: Any) -> None:
+            for g in groups:
+                w.members.setdefault(getattr(g, "id", g), set()).update(ip for ip in ips if ip)
+
+        for eni in list(backend.enis.values()):  # every ENI: instances, mount targets, ...
+            ips = [eni.private_ip_address] + [a.get("PrivateIpAddress") if isinstance(a, dict) else a
+                                              for a in (eni.private_ip_addresses or [])]
+            add(eni.group_set, ips)
+        for iid, rec in self.instances.items():  # the bastion's interfaces on the private networks
+            inst = find_instance(iid)
+            extra = [n["extra"][iid] for n in self.networks.values() if iid in n["extra"]]
+            if inst is not None and extra:
+                add(self._instance_groups(inst), extra)
+        for rec in self.dbs.values():  # the database container: .3 on every network of its VPC
+            if rec["region"] == backend.region_name and rec["account"] == backend.account_id:
+                add(self._db_groups(backend, rec), rec["ips"])
+        try:  # the ALB: its traffic and health checks come from the host, the networks' gateways
+            from moto.elbv2.models import elbv2_backends
+
+            elbv2 = elbv2_backends[backend.account_id][backend.region_name]
+            for lb in list(elbv2.load_balancers.values()):
+                gws = [n["gateway"] for n in self._vpc_networks(lb.vpc_id)]
+                add(lb.security_groups or [], gws)
+        except (ImportError, KeyError):
+            pass
+        return w
+
+    def _instance_filter(self, backend: Any, inst: Any, rec: dict[str, Any],
+                         worlds: dict[tuple[str, str], sgfilter.World] | None = None) -> str:
+        key = (backend.account_id, backend.region_name)
+        w = (worlds or {}).get(key) or self._world(backend)
+        net = self.networks[rec["subnet"]]
+        nets = [net] + [n for n in self.networks.values() if inst.id in n["extra"]]
+        endpoints = []
+        for n in nets:
+            endpoints += [sgfilter.Endpoint(n["proxy"], APT_PROXY_PORT, 80, "package mirror (apt proxy)"),
+                          sgfilter.Endpoint(n["gateway"], SMTP_PORT, SMTP_PORT, "SES SMTP"),
+                          sgfilter.Endpoint(n["gateway"], CWAGENT_PORT, 443, "CloudWatch agent package (S3)")]
+        forwarded = [(net["gateway"], 22, "127.0.0.1")] if rec["public"] else []
+        return sgfilter.rules_text(self._instance_groups(inst), w, gateways=[n["gateway"] for n in nets],
+                                   endpoints=endpoints, forwarded=forwarded, enforce=self.enforce_sgs,
+                                   reject_ssh_from=[] if rec["public"] else [net["gateway"]])
+
+    def _apply_filter(self, container: str, pid: str, text: str) -> None:
+        """Swap the container's filter table in one iptables-restore, only when the rules changed."""
+        if self.filters.get(container) == text:
+            return
+        res = subprocess.run(["nsenter", "-t", pid, "-n", "iptables-restore"], input=text, capture_output=True,
+                             text=True, timeout=30)
+        if res.returncode != 0:
+            raise RuntimeError(f"{container}: iptables-restore rc={res.returncode}: {res.stderr.strip()[-500:]}")
+        self.filters[container] = text
+        n = text.count(" -j ACCEPT")
+        log(f"{container}: packet filter {'updated' if self.enforce_sgs else '(security groups off)'}: "
+            f"{n} accept rules")
 
     def _wait_boot(self, name: str, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
@@ -725,6 +904,7 @@ class Reconciler(threading.Thread):
 
     def _remove_db(self, ident: str) -> None:
         rec = self.dbs.pop(ident)
+        self.filters.pop(rec["container"], None)
         podman("rm", "-f", "-t", "0", rec["container"], check=False)
         log(f"database {ident}: container removed")
 
@@ -788,7 +968,9 @@ class Reconciler(threading.Thread):
                 "cloudwatch_agent": {"port": CWAGENT_PORT,
                                      "url": f"http://{CWAGENT_HOST}:{CWAGENT_PORT}/debian/amd64/latest/amazon-cloudwatch-agent.deb"},
                 "apt_proxy": {"host": APT_PROXY_HOST, "port": APT_PROXY_PORT},
+                "rds_ca": {"bundle": str(self.rds_ca_dir / rdstls.BUNDLE), "instance_path": rdstls.INSTANCE_BUNDLE},
             },
+            "security_groups": "enforced" if self.enforce_sgs else "off",
         }
 
     def _write_state(self) -> None:

@@ -184,9 +184,64 @@ def test_rds_engine_default_parameters(clean_emulator):
         "ParameterValue": "1", "Source": "user", "DataType": "boolean", "IsModifiable": True}
 
 
+def _set(rds, group, **values):
+    rds.modify_db_parameter_group(DBParameterGroupName=group, Parameters=[
+        {"ParameterName": k, "ParameterValue": v, "ApplyMethod": "immediate"} for k, v in values.items()])
+    return {p["ParameterName"]: p for p in rds.describe_db_parameters(DBParameterGroupName=group)["Parameters"]}
+
+
+def test_rds_engine_default_parameters_any_engine_parameter(clean_emulator):
+    # Any real engine parameter, not only the TLS ones; unknown names refused as AWS refuses them.
+    rds = clean_emulator.client("rds")
+    pg = _params(rds, "pg16", "postgres16")
+    assert len(pg) > 250
+    assert (pg["log_min_duration_statement"]["DataType"], pg["log_min_duration_statement"]["ApplyType"]) == ("integer", "dynamic")
+    assert pg["shared_preload_libraries"]["ApplyType"] == "static"
+    after = _set(rds, "pg16", log_min_duration_statement="500")
+    assert (after["log_min_duration_statement"]["ParameterValue"], after["log_min_duration_statement"]["Source"]) == ("500", "user")
+    my = _params(rds, "maria", "mariadb10.11")
+    assert my["max_connections"]["DataType"] == "integer" and my["slow_query_log"]["DataType"] == "boolean"
+    after = _set(rds, "maria", max_connections="200", slow_query_log="1")
+    assert (after["max_connections"]["ParameterValue"], after["slow_query_log"]["ParameterValue"]) == ("200", "1")
+    assert "max_connections" in _params(rds, "my80b", "mysql8.0")
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        _set(rds, "pg16", log_min_duration_statement="100", log_min_duration_statment="100")
+    err = info.value.response["Error"]
+    assert (err["Code"], err["Message"]) == ("InvalidParameterValue", "Could not find parameter with name: log_min_duration_statment")
+    # The whole request is refused: the valid half was not applied either.
+    assert _set(rds, "pg16")["log_min_duration_statement"]["ParameterValue"] == "500"
+
+
 def test_rds_engine_default_parameters_without_patch(stock_emulator):
     assert "rds-engine-default-parameters" in stock_emulator.info["disabled"]
-    assert _params(stock_emulator.client("rds"), "pg16", "postgres16") == {}
+    rds = stock_emulator.client("rds")
+    assert _params(rds, "pg16", "postgres16") == {}
+    # moto takes any name, real or not.
+    assert "log_min_duration_statment" in _set(rds, "pg16", log_min_duration_statment="100")
+
+
+def _db_version(rds, ident, engine, version):
+    return rds.create_db_instance(
+        DBInstanceIdentifier=ident, Engine=engine, EngineVersion=version, DBInstanceClass="db.t3.medium",
+        AllocatedStorage=20, MasterUsername="u", MasterUserPassword="p" * 20)["DBInstance"]["EngineVersion"]
+
+
+def test_rds_engine_version_default_minor(clean_emulator):
+    rds = clean_emulator.client("rds")
+    pg = _db_version(rds, "pg", "postgres", "16")
+    assert pg.startswith("16.") and pg != "16"
+    assert _db_version(rds, "maria", "mariadb", "10.11").startswith("10.11.")
+    assert _db_version(rds, "my", "mysql", "8.0").startswith("8.0.")
+    assert _db_version(rds, "full", "postgres", "16.4") == "16.4"  # a full version is kept as asked
+    assert _error(_db_version, rds, "old", "postgres", "9") == "InvalidParameterCombination"
+    # ModifyDBInstance with the major alone: the current minor stays when it is not lower than the default.
+    rds.modify_db_instance(DBInstanceIdentifier="pg", EngineVersion="16", ApplyImmediately=True)
+    assert rds.describe_db_instances(DBInstanceIdentifier="pg")["DBInstances"][0]["EngineVersion"] == pg
+
+
+def test_rds_engine_version_default_minor_without_patch(stock_emulator):
+    assert "rds-engine-version-default-minor" in stock_emulator.info["disabled"]
+    assert _db_version(stock_emulator.client("rds"), "pg", "postgres", "16") == "16"
 
 
 def _gp3(rds, **extra):

@@ -27,7 +27,8 @@ pytestmark = [pytest.mark.localcloud_instances, pytest.mark.containers, pytest.m
 
 REGION = "af-south-1"
 INSTANCE_PATCHES = ["instances-public-ip-loopback", "instances-pending-until-ssh", "instances-create-image-commit",
-                    "instances-target-health-probe", "instances-rolling-refresh"]
+                    "instances-target-health-probe", "instances-rolling-refresh", "instances-security-groups",
+                    "instances-rds-tls"]
 HTTP_USER_DATA = """#!/bin/sh
 mkdir -p /srv/www && echo ok >/srv/www/health
 exec python3 -m http.server 8080 --directory /srv/www
@@ -97,11 +98,31 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
         ec2.associate_route_table(RouteTableId=rt, SubnetId=c.public)
         ec2.import_key_pair(KeyName="admin", PublicKeyMaterial=(state / "ssh" / "id_ed25519.pub").read_bytes())
         c.vpc, c.ami = vpc, debian_ami_id(REGION)
+        # The platform's groups: every host below is filtered by them (compat instances-security-groups).
+        c.sg = {k: ec2.create_security_group(GroupName=f"lc-{k}", Description=k, VpcId=vpc)["GroupId"]
+                for k in ("alb", "bastion", "web", "db", "other")}
+
+        def allow(group: str, port: int, **source: Any) -> None:
+            ec2.authorize_security_group_ingress(GroupId=c.sg[group], IpPermissions=[
+                {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, **source}])
+
+        allow("bastion", 22, IpRanges=[{"CidrIp": "127.0.0.1/32"}])  # the admin range (bastion_admin_cidrs)
+        allow("web", 22, UserIdGroupPairs=[{"GroupId": c.sg["bastion"]}])
+        allow("web", 8080, UserIdGroupPairs=[{"GroupId": c.sg["alb"]}])
+        allow("other", 22, UserIdGroupPairs=[{"GroupId": c.sg["bastion"]}])
+        for port in (5432, 3306):
+            allow("db", port, UserIdGroupPairs=[{"GroupId": c.sg["web"]}])
+        public_b = ec2.create_subnet(VpcId=vpc, CidrBlock="10.231.1.0/24", AvailabilityZone=f"{REGION}b")["Subnet"]["SubnetId"]
+        ec2.associate_route_table(RouteTableId=rt, SubnetId=public_b)
+        # The ALB's group is what web hosts admit; its health checks come from the host (the gateways).
+        c.emu.client("elbv2").create_load_balancer(Name="lc-alb", Subnets=[c.public, public_b],
+                                                   SecurityGroups=[c.sg["alb"]], Scheme="internet-facing")
         bastion = ec2.run_instances(ImageId=c.ami, MinCount=1, MaxCount=1, KeyName="admin", SubnetId=c.public,
-                                    InstanceType="t3.micro")["Instances"][0]
+                                    InstanceType="t3.micro", SecurityGroupIds=[c.sg["bastion"]])["Instances"][0]
         eip = ec2.allocate_address(Domain="vpc")
         ec2.associate_address(AllocationId=eip["AllocationId"], InstanceId=bastion["InstanceId"])
         host = ec2.run_instances(ImageId=c.ami, MinCount=1, MaxCount=1, KeyName="admin", SubnetId=c.private,
+                                 SecurityGroupIds=[c.sg["web"]],
                                  UserData="#!/bin/sh\necho from-user-data >/root/user-data-ran\n")["Instances"][0]
         c.launch_states = (bastion["State"]["Name"], host["State"]["Name"])
         c.first_described = [c.instance(i["InstanceId"])["State"]["Name"] for i in (bastion, host)]
@@ -171,7 +192,8 @@ def test_create_image_commits_and_new_instances_start_from_it(cloud: Cloud) -> N
     podman("exec", f"protea-lc-{cloud.host['InstanceId']}", "sh", "-c", "echo baked >/etc/protea-baked")
     ami = ec2.create_image(InstanceId=cloud.host["InstanceId"], Name="protea-test-bake")["ImageId"]
     assert podman("image", "exists", f"localhost/protea-ami:{ami}", check=False).returncode == 0
-    new = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, KeyName="admin", SubnetId=cloud.private)["Instances"][0]
+    new = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, KeyName="admin", SubnetId=cloud.private,
+                            SecurityGroupIds=[cloud.sg["web"]])["Instances"][0]
     (inst,) = cloud.wait_running(new["InstanceId"])
     res = cloud.ssh(cloud.cfg, inst["PrivateIpAddress"], "cat /etc/protea-baked; hostname -f")
     assert res.returncode == 0, res.stderr
@@ -220,7 +242,7 @@ def test_rolling_refresh_keeps_min_healthy(cloud: Cloud, prefs: dict[str, int]) 
     suffix = str(prefs["MaxHealthyPercentage"])
     tg = _target_group(cloud, f"protea-roll-{suffix}")
     lt = ec2.create_launch_template(LaunchTemplateName=f"protea-roll-{suffix}", LaunchTemplateData={
-        "ImageId": cloud.ami, "InstanceType": "t3.micro", "KeyName": "admin",
+        "ImageId": cloud.ami, "InstanceType": "t3.micro", "KeyName": "admin", "SecurityGroupIds": [cloud.sg["web"]],
         "UserData": base64.b64encode(HTTP_USER_DATA.encode()).decode()})["LaunchTemplate"]["LaunchTemplateId"]
     name = f"protea-roll-{suffix}"
     asg.create_auto_scaling_group(AutoScalingGroupName=name, MinSize=2, MaxSize=4, DesiredCapacity=2,
@@ -232,16 +254,22 @@ def test_rolling_refresh_keeps_min_healthy(cloud: Cloud, prefs: dict[str, int]) 
         return {d["Target"]["Id"] for d in descs if d["TargetHealth"]["State"] == "healthy"}
 
     before = wait_for("2 healthy", lambda: len(h := healthy()) == 2 and h, timeout=180)
-    ec2.create_launch_template_version(LaunchTemplateId=lt, SourceVersion="1",
-                                       LaunchTemplateData={"InstanceType": "t3.small"})
-    asg.start_instance_refresh(AutoScalingGroupName=name, Preferences=prefs)
+    # The new configuration as a second template named by the refresh's DesiredConfiguration: moto ignores
+    # CreateLaunchTemplateVersion's SourceVersion and stores a new version's UserData so that launching from
+    # it fails (launch_templates.py asserts Base64EncodedString), and the security group must carry over.
+    lt2 = ec2.create_launch_template(LaunchTemplateName=f"protea-roll-{suffix}-small", LaunchTemplateData={
+        "ImageId": cloud.ami, "InstanceType": "t3.small", "KeyName": "admin", "SecurityGroupIds": [cloud.sg["web"]],
+        "UserData": base64.b64encode(HTTP_USER_DATA.encode()).decode()})["LaunchTemplate"]["LaunchTemplateId"]
+    asg.start_instance_refresh(AutoScalingGroupName=name, Preferences=prefs, DesiredConfiguration={
+        "LaunchTemplate": {"LaunchTemplateId": lt2, "Version": "$Latest"}})
     need = 2 * prefs["MinHealthyPercentage"] // 100
     seen_counts = []
     deadline = time.monotonic() + 400
     while True:
         h = healthy()
         seen_counts.append(len(h))
-        assert len(h) >= need, f"only {len(h)} healthy during the refresh (min {need}): {seen_counts}"
+        assert len(h) >= need, (f"only {len(h)} healthy during the refresh (min {need}): {seen_counts} "
+                                f"{elbv2.describe_target_health(TargetGroupArn=tg)['TargetHealthDescriptions']}")
         status = asg.describe_instance_refreshes(AutoScalingGroupName=name)["InstanceRefreshes"][0]["Status"]
         if status == "Successful":
             break
@@ -312,14 +340,16 @@ def test_services_resolve_inside_instances(cloud: Cloud) -> None:
                                SubnetIds=[cloud.private])
     db = rds.create_db_instance(DBInstanceIdentifier="protea-test-db", Engine="postgres", DBInstanceClass="db.t3.micro",
                                 AllocatedStorage=20, MasterUsername="protea", MasterUserPassword="s3cret-Pass",
-                                DBName="shop", DBSubnetGroupName="protea-db")["DBInstance"]
+                                DBName="shop", DBSubnetGroupName="protea-db",
+                                VpcSecurityGroupIds=[cloud.sg["db"]])["DBInstance"]
     address = db["Endpoint"]["Address"]
     fs = efs.create_file_system(CreationToken="protea-test-fs")["FileSystemId"]
     mt = efs.create_mount_target(FileSystemId=fs, SubnetId=cloud.private)
     wait_for("database container", lambda: cloud.emu.instances_state().get("databases", {}).get(
         "protea-test-db", {}).get("phase") == "ready", timeout=600)
     ids = [i["InstanceId"] for i in ec2.run_instances(ImageId=cloud.ami, MinCount=2, MaxCount=2, KeyName="admin",
-                                                      SubnetId=cloud.private)["Instances"]]
+                                                      SubnetId=cloud.private,
+                                                      SecurityGroupIds=[cloud.sg["web"]])["Instances"]]
     a, b = cloud.wait_running(*ids)
     # Database: the endpoint name resolves to the database container, which takes the master credentials.
     res = cloud.ssh(cloud.cfg, a["PrivateIpAddress"], f"getent hosts {address}; timeout 5 bash -c 'exec 3<>/dev/tcp/{address}/5432' && echo open")
@@ -358,3 +388,139 @@ def test_services_resolve_inside_instances(cloud: Cloud) -> None:
     (msg,) = [json.loads(line) for line in store.read_text().splitlines()]
     assert msg["auth_user"] == key["AccessKeyId"] and msg["tls"] and "from the instance" in msg["data"]
     ec2.terminate_instances(InstanceIds=ids)
+
+
+# --- security groups as packet filters, RDS TLS (compat instances-security-groups, instances-rds-tls) -------
+def _db(cloud: Cloud, ident: str, engine: str, version: str, family: str, param: str) -> dict[str, Any]:
+    """A DB instance in the db group whose parameter group forces TLS; waits for its container."""
+    rds = cloud.emu.client("rds")
+    if "protea-db-tls" not in {g["DBSubnetGroupName"] for g in rds.describe_db_subnet_groups()["DBSubnetGroups"]}:
+        rds.create_db_subnet_group(DBSubnetGroupName="protea-db-tls", DBSubnetGroupDescription="db",
+                                   SubnetIds=[cloud.private])
+    rds.create_db_parameter_group(DBParameterGroupName=ident, DBParameterGroupFamily=family, Description="tls")
+    rds.modify_db_parameter_group(DBParameterGroupName=ident, Parameters=[
+        {"ParameterName": param, "ParameterValue": "1", "ApplyMethod": "immediate"}])
+    db = rds.create_db_instance(DBInstanceIdentifier=ident, Engine=engine, EngineVersion=version,
+                                DBInstanceClass="db.t3.micro", AllocatedStorage=20, MasterUsername="protea",
+                                MasterUserPassword="s3cret-Pass", DBName="shop", DBSubnetGroupName="protea-db-tls",
+                                DBParameterGroupName=ident, VpcSecurityGroupIds=[cloud.sg["db"]])["DBInstance"]
+    state = wait_for(f"{ident} container", lambda: (d := cloud.emu.instances_state().get("databases", {}).get(
+        ident, {})).get("phase") == "ready" and d, timeout=900)
+    ip = next(i for i in state["ips"] if ipaddress.ip_address(i) in ipaddress.ip_network("10.231.128.0/24"))
+    return {"id": ident, "address": db["Endpoint"]["Address"], "port": db["Endpoint"]["Port"], "ip": ip,
+            "container": state["container"]}
+
+
+@pytest.fixture(scope="module")
+def pg(cloud: Cloud) -> dict[str, Any]:
+    return _db(cloud, "protea-pg-tls", "postgres", "16.4", "postgres16", "rds.force_ssl")
+
+
+@pytest.fixture(scope="module")
+def other_host(cloud: Cloud) -> dict[str, Any]:
+    """A private host in a group the db group does not admit."""
+    inst = cloud.ec2.run_instances(ImageId=cloud.ami, MinCount=1, MaxCount=1, KeyName="admin", SubnetId=cloud.private,
+                                   SecurityGroupIds=[cloud.sg["other"]])["Instances"][0]
+    return cloud.wait_running(inst["InstanceId"])[0]
+
+
+def _tcp(cloud: Cloud, src: str, ip: str, port: int) -> str:
+    res = cloud.ssh(cloud.cfg, src, f"timeout 3 bash -c 'exec 3<>/dev/tcp/{ip}/{port}' 2>/dev/null && echo open || echo closed")
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip()
+
+
+def test_database_admits_only_the_groups_its_rules_name(cloud: Cloud, pg: dict[str, Any],
+                                                        other_host: dict[str, Any]) -> None:
+    web, other = cloud.host["PrivateIpAddress"], other_host["PrivateIpAddress"]
+    assert pg["port"] == 5432
+    assert _tcp(cloud, web, pg["ip"], 5432) == "open"
+    assert _tcp(cloud, other, pg["ip"], 5432) == "closed", "a host in a group the db group does not admit"
+    # The web group's rule admits web hosts only on the DB port.
+    assert _tcp(cloud, other, web, 8080) == "closed"
+
+
+def test_revoking_the_rule_cuts_new_connections(cloud: Cloud, pg: dict[str, Any]) -> None:
+    web = cloud.host["PrivateIpAddress"]
+    perm = {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [{"GroupId": cloud.sg["web"]}]}
+    cloud.ec2.revoke_security_group_ingress(GroupId=cloud.sg["db"], IpPermissions=[perm])
+    try:
+        t0 = time.monotonic()
+        wait_for("connection refused after revoke", lambda: _tcp(cloud, web, pg["ip"], 5432) == "closed", timeout=20)
+        assert time.monotonic() - t0 < 20
+    finally:
+        cloud.ec2.authorize_security_group_ingress(GroupId=cloud.sg["db"], IpPermissions=[perm])
+    wait_for("admitted again", lambda: _tcp(cloud, web, pg["ip"], 5432) == "open", timeout=20)
+
+
+def test_egress_rule_removal_blocks_outbound(cloud: Cloud, other_host: dict[str, Any]) -> None:
+    other = other_host["PrivateIpAddress"]
+    proxy = "10.231.128.2"  # the package proxy: stands in for NAT gateway + Debian mirror (port 80)
+    assert _tcp(cloud, other, proxy, 3142) == "open", "default egress (all to 0.0.0.0/0) reaches the package mirror"
+    everything = {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+    cloud.ec2.revoke_security_group_egress(GroupId=cloud.sg["other"], IpPermissions=[everything])
+    try:
+        wait_for("egress blocked", lambda: _tcp(cloud, other, proxy, 3142) == "closed", timeout=20)
+    finally:
+        cloud.ec2.authorize_security_group_egress(GroupId=cloud.sg["other"], IpPermissions=[everything])
+    wait_for("egress again", lambda: _tcp(cloud, other, proxy, 3142) == "open", timeout=20)
+
+
+def _in_db(db: dict[str, Any], script: str, stdin: str = "") -> subprocess.CompletedProcess:
+    env = {**os.environ, "CONTAINERS_CONF": str(REPO / "tests/containers/containers.conf")}
+    return subprocess.run(["podman", "exec", "-i", db["container"], "bash", "-c", script], input=stdin,
+                          capture_output=True, text=True, env=env, timeout=60)
+
+
+def _bundle_into(cloud: Cloud, db: dict[str, Any]) -> None:
+    bundle = Path(cloud.emu.instances_state()["doubles"]["rds_ca"]["bundle"]).read_text()
+    assert _in_db(db, "cat >/tmp/rds-bundle.pem", bundle).returncode == 0
+
+
+SSL_PROBE = r"""
+import socket, ssl, struct, sys
+host, ip, cafile = sys.argv[1:4]
+ctx = ssl.create_default_context(cafile=cafile)
+with socket.create_connection((ip, 5432), timeout=5) as s:
+    s.sendall(struct.pack("!ii", 8, 80877103))  # PostgreSQL SSLRequest
+    assert s.recv(1) == b"S"
+    try:
+        with ctx.wrap_socket(s, server_hostname=host) as t:
+            print("verified", t.version())
+    except ssl.SSLCertVerificationError as e:
+        print("refused", e.verify_message)
+"""
+
+
+def test_postgres_refuses_plaintext_and_verifies_with_the_bundle(cloud: Cloud, pg: dict[str, Any]) -> None:
+    _bundle_into(cloud, pg)
+    conn = f"host={pg['address']} hostaddr={pg['ip']} port={pg['port']} user=protea dbname=shop"
+    login = "read -r PGPASSWORD; export PGPASSWORD; "
+    plain = _in_db(pg, login + f"psql '{conn} sslmode=disable' -tAc 'select 1'", "s3cret-Pass\n")
+    assert plain.returncode != 0 and "no encryption" in plain.stderr, plain.stdout + plain.stderr
+    tls = _in_db(pg, login + f"psql '{conn} sslmode=verify-full sslrootcert=/tmp/rds-bundle.pem' -tAc "
+                 "'select ssl from pg_stat_ssl where pid = pg_backend_pid()'", "s3cret-Pass\n")
+    assert tls.returncode == 0 and tls.stdout.strip() == "t", tls.stderr
+    # Instances have the bundle at the well-known path; the certificate names the endpoint, nothing else.
+    state = cloud.emu.instances_state()["doubles"]["rds_ca"]
+    script = f"python3 -c {shlex.quote(SSL_PROBE)}"
+    ok = cloud.ssh(cloud.cfg, cloud.host["PrivateIpAddress"], f"{script} {pg['address']} {pg['ip']} {state['instance_path']}")
+    bad = cloud.ssh(cloud.cfg, cloud.host["PrivateIpAddress"], f"{script} wrong.example.com {pg['ip']} {state['instance_path']}")
+    assert ok.stdout.startswith("verified TLS"), ok.stdout + ok.stderr
+    assert bad.stdout.startswith("refused"), bad.stdout + bad.stderr
+
+
+def test_mariadb_listens_on_3306_and_requires_secure_transport(cloud: Cloud) -> None:
+    db = _db(cloud, "protea-maria-tls", "mariadb", "10.11.8", "mariadb10.11", "require_secure_transport")
+    assert db["port"] == 3306
+    _bundle_into(cloud, db)
+    login = "read -r MYSQL_PWD; export MYSQL_PWD; "
+    base = f"mariadb -h {db['address']} -P 3306 -u protea shop"
+    plain = _in_db(db, login + f"{base} --skip-ssl -e 'select 1'", "s3cret-Pass\n")
+    # MariaDB 10.11 answers a plaintext login under require_secure_transport with 1045 (access denied);
+    # the same credentials over TLS below succeed, so it is the transport that is refused.
+    assert plain.returncode != 0 and ("insecure transport" in plain.stderr or "ERROR 1045" in plain.stderr), \
+        plain.stdout + plain.stderr
+    tls = _in_db(db, login + f"{base} --ssl-ca=/tmp/rds-bundle.pem --ssl-verify-server-cert -NBe "
+                 "\"show session status like 'Ssl_version'\"", "s3cret-Pass\n")
+    assert tls.returncode == 0 and "TLS" in tls.stdout, tls.stdout + tls.stderr

@@ -32,6 +32,11 @@ FN = f"{P}-slack-notifier"
 PARAM = "/shopper/local/slack/webhook-url"
 EFS_ID, CF_ID = "fs-0a1b2c3d4e5f67890", "E2QWRUHEXAMPLE"
 DEBIAN_OWNER = "136693071363"
+EXTRA_EDGE_ALARM = {
+    "name": f"{P}-dns-health", "region": EDGE, "namespace": "AWS/Route53", "metric_name": "HealthCheckStatus",
+    "statistic": "Minimum", "dimensions": {"HealthCheckId": "0a1b2c3d-example"}, "period": 60,
+    "evaluation_periods": 2, "comparison": "LessThanThreshold", "threshold": 1,
+}
 
 
 def _seed_other_tiers(emu) -> dict:
@@ -47,6 +52,13 @@ def _seed_other_tiers(emu) -> dict:
             {"Key": "Environment", "Value": "local"}, {"Key": "Component", "Value": "bastion"}]
     bastion = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, SubnetId=subnets[0], InstanceType="t3.micro",
                                 TagSpecifications=[{"ResourceType": "instance", "Tags": tags}])["Instances"][0]
+    # The web group (edge tier), the backup vault (data tier), the SES events topic (edge tier).
+    ec2.create_launch_template(LaunchTemplateName=f"{P}-web", LaunchTemplateData={"ImageId": ami, "InstanceType": "t3.small"})
+    emu.client("autoscaling").create_auto_scaling_group(
+        AutoScalingGroupName=f"{P}-web", LaunchTemplate={"LaunchTemplateName": f"{P}-web", "Version": "1"},
+        MinSize=0, MaxSize=2, DesiredCapacity=0, VPCZoneIdentifier=",".join(subnets))
+    emu.client("backup").create_backup_vault(BackupVaultName=P)
+    emu.client("sns").create_topic(Name=f"{P}-ses-events")
     return {"alb": lb["LoadBalancerArn"].split(":loadbalancer/")[1], "tg": tg["TargetGroupArn"].split(":")[-1],
             "bastion": bastion["InstanceId"]}
 
@@ -80,6 +92,10 @@ def stack(emulator, slack, tmp_path_factory):
         "slack_notifier_build_dir": str(tmp_path_factory.mktemp("slack-build")),
         "efs_file_system_id": EFS_ID,
         "cloudfront_distribution_id": CF_ID,
+        # An extra alarm on a metric that exists only in us-east-1, with no topic named: it must
+        # notify the us-east-1 topic (the strict emulator, like CloudWatch, refuses the
+        # af-south-1 alarms topic the role used to give it: "Invalid region af-south-1 specified").
+        "alerts_extra_alarms": [EXTRA_EDGE_ALARM],
     }
     run = dict(endpoint=emulator.endpoint, extra_vars=extra)
     check = run_playbook(PLAYBOOK, check=True, diff=True, **run)
@@ -106,7 +122,8 @@ def _wait(fetch, timeout=60.0):
 def test_check_mode_on_an_empty_cloud_predicts_changes_and_creates_nothing(stack):
     assert stack.check.rc == 0, stack.check.explain()
     assert stack.check.changed > 0
-    assert stack.topics_after_check == []
+    # Only the SES events topic the edge tier would have made (seeded above).
+    assert stack.topics_after_check == [f"arn:aws:sns:{REGION}:{ACCOUNT}:{P}-ses-events"]
 
 
 def test_second_converge_changes_nothing(stack):
@@ -119,7 +136,8 @@ def test_second_converge_changes_nothing(stack):
 def test_first_converge_subscribes_the_unqualified_function(stack):
     """A version-qualified endpoint (…:function:NAME:1) would be swapped on the next run."""
     lambda_endpoints = sorted(e for _, e, _ in stack.subscriptions_after_first if ":lambda:" in e)
-    assert lambda_endpoints == sorted(f"arn:aws:lambda:{r}:{ACCOUNT}:function:{FN}" for r in (REGION, REGION, EDGE))
+    # alarms, events and SES events in the platform region; edge alarms in us-east-1.
+    assert lambda_endpoints == sorted(f"arn:aws:lambda:{r}:{ACCOUNT}:function:{FN}" for r in (REGION, REGION, REGION, EDGE))
     assert _subscriptions(stack.emu) == stack.subscriptions_after_first
 
 
@@ -180,7 +198,7 @@ def test_execution_role_is_least_privilege(stack):
 
 
 def test_only_the_alerting_topics_may_invoke(stack):
-    for region, topics in ((REGION, ["alarms", "events"]), (EDGE, ["edge-alarms"])):
+    for region, topics in ((REGION, ["alarms", "events", "ses-events"]), (EDGE, ["edge-alarms"])):
         policy = json.loads(stack.emu.client("lambda", region=region).get_policy(FunctionName=FN)["Policy"])
         sources = sorted(s["Condition"]["ArnLike"]["AWS:SourceArn"] for s in policy["Statement"])
         assert sources == sorted(f"arn:aws:sns:{region}:{ACCOUNT}:{P}-{t}" for t in topics)
@@ -189,7 +207,7 @@ def test_only_the_alerting_topics_may_invoke(stack):
 
 # --- topics, alarms, events, dashboard ------------------------------------------------------
 def test_topics_have_email_and_same_region_lambda_subscriptions(stack):
-    for region, name in ((REGION, "alarms"), (REGION, "events"), (EDGE, "edge-alarms")):
+    for region, name in ((REGION, "alarms"), (REGION, "events"), (REGION, "ses-events"), (EDGE, "edge-alarms")):
         sns = stack.emu.client("sns", region=region)
         arn = f"arn:aws:sns:{region}:{ACCOUNT}:{P}-{name}"
         subs = sorted((s["Protocol"], s["Endpoint"]) for s in sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"])
@@ -240,11 +258,23 @@ def test_alarms_watch_the_platform_and_notify_the_alarms_topic(stack):
 
 
 def test_cloudfront_alarm_lives_in_us_east_1_with_its_topic(stack):
-    [alarm] = _alarms(stack.emu, EDGE).values()
-    assert alarm["AlarmName"] == f"{P}-cloudfront-5xx-rate"
+    alarms = _alarms(stack.emu, EDGE)
+    assert sorted(alarms) == sorted([f"{P}-cloudfront-5xx-rate", EXTRA_EDGE_ALARM["name"]])
+    alarm = alarms[f"{P}-cloudfront-5xx-rate"]
     assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/CloudFront", "5xxErrorRate")
     assert sorted((d["Name"], d["Value"]) for d in alarm["Dimensions"]) == [("DistributionId", CF_ID), ("Region", "Global")]
     assert alarm["AlarmActions"] == [f"arn:aws:sns:{EDGE}:{ACCOUNT}:{P}-edge-alarms"]
+
+
+def test_every_alarm_notifies_topics_of_its_own_region(stack):
+    """CloudWatch refuses actions in another region; the extra us-east-1 alarm gets the edge topic."""
+    for region in (REGION, EDGE):
+        for alarm in _alarms(stack.emu, region).values():
+            actions = alarm["AlarmActions"] + alarm["OKActions"] + alarm["InsufficientDataActions"]
+            assert actions and {a.split(":")[3] for a in actions} == {region}, alarm["AlarmName"]
+    extra = _alarms(stack.emu, EDGE)[EXTRA_EDGE_ALARM["name"]]
+    assert extra["AlarmActions"] == extra["OKActions"] == [f"arn:aws:sns:{EDGE}:{ACCOUNT}:{P}-edge-alarms"]
+    assert (extra["Namespace"], extra["MetricName"]) == ("AWS/Route53", "HealthCheckStatus")
 
 
 def test_rds_event_subscription(stack):
@@ -321,3 +351,79 @@ def test_backup_event_reaches_slack_and_undeliverable_ones_land_in_the_dead_lett
     assert json.loads(dead["Body"])["Records"][0]["Sns"]["MessageId"] == msg_id
     assert "after 4 attempts: HTTP 500" in dead["MessageAttributes"]["ErrorMessage"]["StringValue"]
     assert [r["status"] for r in slack.requests] == [500] * 12 and slack.messages == []
+
+
+# --- notifications of the other tiers (issue 13) ---------------------------------------------
+def test_web_group_notifies_launch_and_terminate_errors_to_the_alarms_topic(stack):
+    configs = stack.emu.client("autoscaling").describe_notification_configurations(
+        AutoScalingGroupNames=[f"{P}-web"])["NotificationConfigurations"]
+    assert sorted((c["TopicARN"], c["NotificationType"]) for c in configs) == [
+        (f"arn:aws:sns:{REGION}:{ACCOUNT}:{P}-alarms", "autoscaling:EC2_INSTANCE_LAUNCH_ERROR"),
+        (f"arn:aws:sns:{REGION}:{ACCOUNT}:{P}-alarms", "autoscaling:EC2_INSTANCE_TERMINATE_ERROR")]
+
+
+def test_backup_vault_events_go_to_the_email_and_slack_topic(stack):
+    notif = stack.emu.client("backup").get_backup_vault_notifications(BackupVaultName=P)
+    assert notif["SNSTopicArn"] == f"arn:aws:sns:{REGION}:{ACCOUNT}:{P}-events"
+    # Failed jobs arrive as BACKUP_JOB_COMPLETED with state FAILED.
+    assert "BACKUP_JOB_COMPLETED" in notif["BackupVaultEvents"] and "RESTORE_JOB_COMPLETED" in notif["BackupVaultEvents"]
+    subs = stack.emu.client("sns").list_subscriptions_by_topic(TopicArn=notif["SNSTopicArn"])["Subscriptions"]
+    assert {s["Protocol"] for s in subs} == {"email", "lambda"}
+
+
+def test_failed_backup_job_reaches_slack_in_red(stack, slack):
+    slack.clear()
+    topic = stack.emu.client("backup").get_backup_vault_notifications(BackupVaultName=P)["SNSTopicArn"]
+    sample = json.loads((REPO / "tests/unit/slack_events/backup_failed.json").read_text())["Records"][0]["Sns"]
+    attrs = {k: {"DataType": v["Type"], "StringValue": v["Value"]} for k, v in sample["MessageAttributes"].items()}
+    stack.emu.client("sns").publish(TopicArn=topic, Subject=sample["Subject"], Message=sample["Message"],
+                                    MessageAttributes=attrs)
+    [message] = slack.wait_for(1)
+    assert message["text"] == "AWS Backup: Backup job FAILED"
+    assert message["attachments"][0]["color"] == "#d13212"
+
+
+def test_ses_bounce_reaches_slack_through_the_ses_events_topic(stack, slack):
+    slack.clear()
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:{P}-ses-events"
+    sample = json.loads((REPO / "tests/unit/slack_events/ses_bounce.json").read_text())["Records"][0]["Sns"]
+    stack.emu.client("sns").publish(TopicArn=topic, Message=sample["Message"])
+    [message] = slack.wait_for(1)
+    assert message["text"].startswith("SES bounce: nobody@example.net")
+    assert message["attachments"][0]["color"] == "#d13212"
+
+
+# --- preflight: region rules refused before any AWS call -------------------------------------
+FIX = "in inventories/<env>/group_vars/all"
+BAD_REGIONS = [
+    ("extra_alarm_in_a_third_region", {"alerts_extra_alarms": [dict(EXTRA_EDGE_ALARM, region="eu-west-1")]},
+     f"alerts_extra_alarms: alarm '{P}-dns-health' is in eu-west-1, where no alerts topic lives (CloudWatch alarm "
+     "actions must be in the alarm's region): set its region to one of ['af-south-1', 'us-east-1']"),
+    ("extra_alarm_with_a_topic_of_another_region", {"alerts_extra_alarms": [dict(EXTRA_EDGE_ALARM, topic="alarms")]},
+     f"alerts_extra_alarms: alarm '{P}-dns-health' in us-east-1 names topic 'alarms', which lives in af-south-1"),
+    ("slack_notifier_without_the_edge_region", {"slack_notifier_regions": [REGION]},
+     'slack_notifier_regions ["af-south-1"] lacks ["us-east-1"], where alerts topics live'),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_region_runs(emulator):
+    from concurrent.futures import ThreadPoolExecutor
+
+    before = emulator.call_count()
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {case: pool.submit(run_playbook, PLAYBOOK, endpoint=emulator.endpoint, tags="preflight",
+                                     timeout=300, extra_vars=bad) for case, bad, _ in BAD_REGIONS}
+        runs = {case: f.result() for case, f in futures.items()}
+    return runs, emulator.call_count() - before
+
+
+@pytest.mark.parametrize("case,bad,expect", BAD_REGIONS, ids=[c[0] for c in BAD_REGIONS])
+def test_region_rules_are_refused_by_preflight(bad_region_runs, case, bad, expect):
+    runs, calls = bad_region_runs
+    run = runs[case]
+    out = " ".join((run.stdout + run.stderr).split())
+    assert run.rc != 0, run.explain()
+    assert "Preflight found 1 configuration problem(s); no AWS call was made." in out, run.explain()
+    assert expect in out and FIX in out, run.explain()
+    assert calls == 0

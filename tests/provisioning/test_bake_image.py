@@ -48,6 +48,7 @@ def stack(emulator):
     ssm = emulator.client("ssm")
     ssm.put_parameter(Name="/shopper/local/ses/smtp-username", Value="AKIDBAKETEST", Type="String")
     ssm.put_parameter(Name="/shopper/local/ses/smtp-password", Value="bake-test-smtp-secret", Type="SecureString")
+    ssm.put_parameter(Name="/shopper/local/ses/configuration-set", Value=NAME, Type="String")
     return emulator
 
 

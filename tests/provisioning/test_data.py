@@ -23,7 +23,9 @@ NAME = "shopper-local"
 DB = f"{NAME}-db"
 PASSWORD = "/shopper/local/rds/master-password"
 DR_REGION = "eu-west-1"
-OPTIONS = {"backup_copy_region": DR_REGION, "backup_include_rds": True}
+# One engine parameter beyond the TLS one (any real parameter of the family must work).
+EXTRA_PARAMETERS = {"log_min_duration_statement": 500}
+OPTIONS = {"backup_copy_region": DR_REGION, "backup_include_rds": True, "rds_extra_parameters": EXTRA_PARAMETERS}
 
 
 def flat(text: str) -> str:
@@ -99,7 +101,11 @@ def test_rds_instance(stack):
     assert db["StorageEncrypted"] is True
     key = stack.client("kms").describe_key(KeyId=f"alias/{NAME}-rds")["KeyMetadata"]["Arn"]
     assert db["KmsKeyId"] == key
-    assert (db["Engine"], db["EngineVersion"], db["DBInstanceClass"]) == ("postgres", "16.4", "db.t3.medium")
+    # The default asks for the major version alone: RDS runs (and reports) its default minor, and
+    # the second converge (changed=0) did not try to move "16.x" to "16".
+    assert (db["Engine"], db["DBInstanceClass"]) == ("postgres", "db.t3.medium")
+    assert db["EngineVersion"].startswith("16.") and db["EngineVersion"] != "16"
+    assert db["Endpoint"]["Port"] == 5432
     assert (db["StorageType"], db["AllocatedStorage"], db["MaxAllocatedStorage"]) == ("gp3", 20, 100)
     assert db["BackupRetentionPeriod"] == 7
     assert db["PreferredBackupWindow"] == "23:00-23:30"
@@ -124,6 +130,19 @@ def test_rds_parameter_group_forces_tls(stack):
     assert group["DBParameterGroupFamily"] == "postgres16"
     params = {p["ParameterName"]: p for p in rds.describe_db_parameters(DBParameterGroupName=f"{NAME}-postgres16")["Parameters"]}
     assert params["rds.force_ssl"]["ParameterValue"] == "1"
+    # rds_extra_parameters: applied as AWS reports a user-set value.
+    assert (params["log_min_duration_statement"]["ParameterValue"], params["log_min_duration_statement"]["Source"]) == ("500", "user")
+
+
+def test_rds_extra_parameter_the_family_lacks_fails_the_run(stack):
+    # amazon.aws.rds_instance_param_group only lists such a parameter in `errors` and succeeds:
+    # the role must fail rather than leave the setting silently unapplied.
+    run = run_playbook(DATA, endpoint=stack.emu.endpoint, tags="rds",
+                       extra_vars={**OPTIONS, "rds_extra_parameters": {"log_min_duration_statment": 500}})
+    assert run.rc != 0
+    assert "Parameter log_min_duration_statment is not an available parameter for the postgres16 engine" in flat(run.stdout), run.explain()
+    params = stack.client("rds").describe_db_parameters(DBParameterGroupName=f"{NAME}-postgres16")["Parameters"]
+    assert "log_min_duration_statment" not in {p["ParameterName"] for p in params}
 
 
 def test_master_password_generated_once_and_never_logged(stack):
@@ -198,24 +217,21 @@ def test_backup_vault_plan_and_selection(stack):
         {"ConditionKey": "aws:ResourceTag/Backup", "ConditionValue": f"{NAME}-daily"}]
 
 
-def test_backup_vault_notifications_to_operator_email(stack):
-    backup, sns = stack.client("backup"), stack.client("sns")
-    notif = backup.get_backup_vault_notifications(BackupVaultName=NAME)
-    assert sorted(notif["BackupVaultEvents"]) == sorted(
-        ["BACKUP_JOB_STARTED", "BACKUP_JOB_COMPLETED", "RESTORE_JOB_STARTED", "RESTORE_JOB_COMPLETED", "COPY_JOB_FAILED"])
-    topic = notif["SNSTopicArn"]
-    assert topic.endswith(f":{NAME}-backup-events")
-    subs = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
-    assert [(s["Protocol"], s["Endpoint"]) for s in subs] == [("email", "ops@shopper.example.com")]
-    policy = sns.get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"]
-    assert '"backup.amazonaws.com"' in policy
+def test_backup_vault_events_are_left_to_the_alerting_tier(stack):
+    """No email-only topic: playbooks/alerting.yml points the vault at the events topic, which mails
+    the operators and feeds Slack (tests/provisioning/test_alerting.py checks it)."""
+    topics = [t["TopicArn"] for t in stack.client("sns").list_topics()["Topics"]]
+    assert not [t for t in topics if t.endswith("-backup-events")]
+    backup = stack.client("backup")
+    with pytest.raises(backup.exceptions.ResourceNotFoundException):
+        backup.get_backup_vault_notifications(BackupVaultName=NAME)
 
 
 def test_rds_endpoint_exported_by_wait(stack):
     assert flat(f"TASK [protea.platform.rds : Wait until the instance is available]") in flat(stack.first.stdout)
     # The wait is the last step: it comes after the EFS and Backup work, not before.
     out = stack.first.stdout
-    assert out.index("Wait until the instance is available") > out.index("Vault events to the topic")
+    assert out.index("Wait until the instance is available") > out.index("Select the tagged file systems")
     assert out.index("Multi-AZ DB instance (started, not waited for)") < out.index("Encrypted file system")
 
 
@@ -233,7 +249,11 @@ BAD = [
     ("engine_typo", {"rds_engine": "postgress"}, "rds_engine 'postgress' is not supported (did you mean postgres?)"),
     ("version_unknown", {"rds_engine_version": "9.6"}, "rds_engine_version '9.6' is not a postgres version RDS offers"),
     ("mysql_version_for_mariadb", {"rds_engine": "mariadb", "rds_engine_version": "8.0.39"},
-     "rds_engine_version '8.0.39' is not a mariadb version RDS offers: set rds_engine_version to a full version of major 10.5, 10.6, 10.11, 11.4"),
+     "rds_engine_version '8.0.39' is not a mariadb version RDS offers: set rds_engine_version to a major version RDS offers, "
+     "10.5, 10.6, 10.11, 11.4 (e.g. '10.11': RDS picks its default minor), or to a full version of one (e.g. '10.11.9')"),
+    ("mysql_major_without_minor", {"rds_engine": "mysql", "rds_engine_version": "8"},
+     "rds_engine_version '8' is not a mysql version RDS offers: set rds_engine_version to a major version RDS offers, 8.0, 8.4"),
+    ("postgres_major_unknown", {"rds_engine_version": "12"}, "rds_engine_version '12' is not a postgres version RDS offers"),
     ("class_unknown", {"rds_instance_class": "db.x9.large"}, "rds_instance_class 'db.x9.large' is not a class RDS offers"),
     ("class_shape", {"rds_instance_class": "t3.medium"}, "rds_instance_class 't3.medium' is not a class RDS offers"),
     ("retention_zero", {"rds_backup_retention_days": 0}, "rds_backup_retention_days '0' is out of range"),
@@ -248,7 +268,6 @@ BAD = [
     ("backup_retention_zero", {"backup_retention_days": 0}, "backup_retention_days '0' is out of range"),
     ("copy_region_same", {"backup_copy_region": "af-south-1"}, "backup_copy_region 'af-south-1' is not another known AWS region"),
     ("copy_region_typo", {"backup_copy_region": "eu-west1"}, "backup_copy_region 'eu-west1' is not another known AWS region"),
-    ("no_backup_email", {"backup_alert_emails": []}, "backup_alert_emails is empty or not a list ([])"),
     ("efs_ia_days", {"efs_transition_to_ia": "45"}, "efs_transition_to_ia '45' is not one of 7, 14, 30, 60, 90, None"),
 ]
 
@@ -274,3 +293,68 @@ def test_bad_data_input_fails_before_any_aws_call(bad_runs, case, bad, expect):
     assert flat(expect) in out and FIX in out, run.explain()
     assert "TASK [protea.platform.rds" not in run.stdout
     assert calls == 0
+
+
+# --- the MySQL family: the engine's port from the network tier to the instance -----------------
+MARIADB = {"protea_environment": "mariadb", "rds_engine": "mariadb", "rds_extra_parameters": {"slow_query_log": 1}}
+MARIADB_NAME = "shopper-mariadb"
+
+
+@dataclass
+class MariaDBStack:
+    emu: object
+    network: PlaybookRun
+    first: PlaybookRun
+    second: PlaybookRun
+
+
+@pytest.fixture(scope="module")
+def mariadb(emulator) -> MariaDBStack:
+    """network (vpc, security_groups) + data (rds) of a second environment with rds_engine=mariadb, twice.
+
+    Another environment in the same emulator: the PostgreSQL stack above stays as it is."""
+    network = run_playbook(NETWORK, endpoint=emulator.endpoint, tags="vpc,security_groups", extra_vars=MARIADB)
+    assert network.rc == 0, network.explain()
+    first = run_playbook(DATA, endpoint=emulator.endpoint, tags="rds", extra_vars=MARIADB)
+    assert first.rc == 0, first.explain()
+    second = run_playbook(DATA, endpoint=emulator.endpoint, tags="rds", extra_vars=MARIADB)
+    return MariaDBStack(emulator, network, first, second)
+
+
+def _groups(emu, name):
+    ec2 = emu.client("ec2")
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [name]}])["Vpcs"][0]["VpcId"]
+    groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["SecurityGroups"]
+    return {g["GroupName"][len(name) + 1:]: g for g in groups if g["GroupName"].startswith(name + "-")}
+
+
+def _rules(permissions):
+    return {(p["IpProtocol"], p.get("FromPort"), p.get("ToPort"), pair["GroupId"])
+            for p in permissions for pair in p.get("UserIdGroupPairs", [])}
+
+
+def test_mariadb_security_groups_open_3306(mariadb):
+    groups = _groups(mariadb.emu, MARIADB_NAME)
+    web, bastion, rds = groups["web"]["GroupId"], groups["bastion"]["GroupId"], groups["rds"]["GroupId"]
+    assert _rules(groups["rds"]["IpPermissions"]) == {("tcp", 3306, 3306, web), ("tcp", 3306, 3306, bastion)}
+    assert ("tcp", 3306, 3306, rds) in _rules(groups["web"]["IpPermissionsEgress"])
+    assert ("tcp", 3306, 3306, rds) in _rules(groups["bastion"]["IpPermissionsEgress"])
+    assert not any(5432 in (r[1], r[2]) for g in groups.values()
+                   for r in _rules(g["IpPermissions"]) | _rules(g["IpPermissionsEgress"]))
+
+
+def test_mariadb_instance_listens_on_3306(mariadb):
+    assert mariadb.second.rc == 0 and mariadb.second.changed == 0, mariadb.second.explain()
+    rds = mariadb.emu.client("rds")
+    db = rds.describe_db_instances(DBInstanceIdentifier=f"{MARIADB_NAME}-db")["DBInstances"][0]
+    assert (db["Engine"], db["Endpoint"]["Port"]) == ("mariadb", 3306)
+    assert db["EngineVersion"].startswith("10.11.")  # the major alone: RDS's default minor
+    assert [g["VpcSecurityGroupId"] for g in db["VpcSecurityGroups"]] == [_groups(mariadb.emu, MARIADB_NAME)["rds"]["GroupId"]]
+    assert sorted(db["EnabledCloudwatchLogsExports"]) == ["error", "slowquery"]
+    group = f"{MARIADB_NAME}-mariadb10-11"
+    assert [g["DBParameterGroupName"] for g in db["DBParameterGroups"]] == [group]
+    family = rds.describe_db_parameter_groups(DBParameterGroupName=group)["DBParameterGroups"][0]["DBParameterGroupFamily"]
+    assert family == "mariadb10.11"
+    params = {p["ParameterName"]: p for p in rds.describe_db_parameters(DBParameterGroupName=group)["Parameters"]}
+    assert params["require_secure_transport"]["ParameterValue"] == "1"
+    assert (params["slow_query_log"]["ParameterValue"], params["slow_query_log"]["Source"]) == ("1", "user")

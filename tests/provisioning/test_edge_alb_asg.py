@@ -242,6 +242,25 @@ def test_asg_over_private_subnets_behind_target_group(stack):
         assert "PublicIpAddress" not in inst
 
 
+def test_group_metrics_collected_for_the_in_service_alarm(stack):
+    """The asg-in-service alarm reads GroupInServiceInstances: without collection it never has data."""
+    metrics = {m["Metric"]: m["Granularity"] for m in _group(stack)["EnabledMetrics"]}
+    assert metrics.get("GroupInServiceInstances") == "1Minute"
+    assert {"GroupDesiredCapacity", "GroupTotalInstances", "GroupPendingInstances"} <= set(metrics)
+
+
+def test_group_instances_launch_as_the_template_says(stack):
+    """IMDSv2 required and one encrypted gp3 root volume on every instance the group launched."""
+    ec2 = stack.client("ec2")
+    ids = [i["InstanceId"] for i in _group(stack)["Instances"]]
+    assert ids
+    for inst in (i for r in ec2.describe_instances(InstanceIds=ids)["Reservations"] for i in r["Instances"]):
+        assert inst["MetadataOptions"]["HttpTokens"] == "required"
+        assert inst["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
+        volumes = ec2.describe_volumes(VolumeIds=[b["Ebs"]["VolumeId"] for b in inst["BlockDeviceMappings"]])["Volumes"]
+        assert [(v["VolumeType"], v["Encrypted"], v["Size"]) for v in volumes] == [("gp3", True, 16)]
+
+
 def test_target_tracking_policy(stack):
     (policy,) = stack.client("autoscaling").describe_policies(AutoScalingGroupName=WEB)["ScalingPolicies"]
     assert policy["PolicyType"] == "TargetTrackingScaling"
@@ -272,8 +291,9 @@ BAD = [
       "asg_refresh_min_healthy_percentage '150' must be a whole number from 0 to 100",
       "asg_scaling_metric 'Memory' must be ASGAverageCPUUtilization or ALBRequestCountPerTarget",
       "asg_scaling_target_value '0' must be a positive number"]),
-    ({"asg_min_size": "two", "asg_max_size": 0, "asg_desired_capacity": 0},
-     ["asg_min_size 'two', asg_desired_capacity '0' and asg_max_size '0' must be whole numbers"]),
+    ({"asg_min_size": "two", "asg_max_size": 0, "asg_desired_capacity": 0, "asg_metrics": ["GroupInService"]},
+     ["asg_min_size 'two', asg_desired_capacity '0' and asg_max_size '0' must be whole numbers",
+      'asg_metrics ["GroupInService"] must be a list of Auto Scaling group metrics that includes GroupInServiceInstances']),
 ]
 
 

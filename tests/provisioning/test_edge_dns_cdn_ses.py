@@ -159,7 +159,12 @@ def test_cloudfront_distribution(stack):
     logging = config["Logging"]
     assert logging["Enabled"] is True and logging["Prefix"] == "cloudfront/"
     bucket = logging["Bucket"].removesuffix(".s3.amazonaws.com")
-    s3 = stack.client("s3")
+    s3 = stack.client("s3", region="us-east-1")
+    # CloudFront delivers no standard logs to af-south-1 (opt-in): the bucket is in us-east-1
+    # (GetBucketLocation answers no constraint for us-east-1), named after its region.
+    assert s3.get_bucket_location(Bucket=bucket).get("LocationConstraint") in (None, "")
+    assert bucket == f"{NAME}-cflogs-123456789012-us-east-1"
+    assert s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"][0]["Expiration"]["Days"] == 90
     assert s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"] == [
         {"ObjectOwnership": "BucketOwnerPreferred"}]
     assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"] is True
@@ -226,6 +231,18 @@ def test_ses_configuration_set_events_to_sns(stack):
     assert topic in [t["TopicArn"] for t in stack.client("sns").list_topics()["Topics"]]
 
 
+def test_ses_configuration_set_is_the_identity_default_and_published_for_the_relay(stack):
+    """Every message from the identity publishes bounces/complaints, even one without the
+    X-SES-CONFIGURATION-SET header; the bake reads the name from SSM for the relay's header."""
+    identity = stack.client("sesv2").get_email_identity(EmailIdentity=DOMAIN)
+    assert identity["ConfigurationSetName"] == NAME
+    param = stack.client("ssm").get_parameter(Name="/shopper/local/ses/configuration-set")["Parameter"]
+    assert (param["Type"], param["Value"]) == ("String", NAME)
+    # The SMTP user may send with that configuration set.
+    doc = stack.client("iam").get_user_policy(UserName=f"{NAME}-ses-smtp", PolicyName="ses-send-raw-email")["PolicyDocument"]
+    assert f"arn:aws:ses:{REGION}:123456789012:configuration-set/{NAME}" in doc["Statement"][0]["Resource"]
+
+
 def _secret_of(emu, access_key_id: str) -> str:
     """The emulator's record of the access key's secret (AWS returns it only at creation)."""
     with urllib.request.urlopen(f"{emu.endpoint}/moto-api/data.json", timeout=60) as resp:  # noqa: S310 - loopback
@@ -283,6 +300,11 @@ BAD = [
     ("mail_from_outside", {"ses_mail_from_domain": "mail.example.org"},
      f"ses_mail_from_domain 'mail.example.org' is not a subdomain of protea_domain '{DOMAIN}'"),
     ("ses_region_typo", {"ses_region": "eu-west1"}, "ses_region 'eu-west1' is not a known AWS region"),
+    ("logs_region_opt_in", {"cloudfront_logs_region": "af-south-1"},
+     "cloudfront_logs_region 'af-south-1' is an opt-in region: CloudFront does not deliver standard logs to S3 buckets "
+     "in opt-in regions (af-south-1, ap-east-1, eu-south-1, me-south-1, ...); set cloudfront_logs_region to a region "
+     "enabled by default such as us-east-1"),
+    ("logs_region_typo", {"cloudfront_logs_region": "us-east1"}, "cloudfront_logs_region 'us-east1' is not a known AWS region"),
     # Certificate, alias and MAIL FROM names derive from the domain: one finding (common.yml's), not five.
     ("domain_unset_no_derived_findings", {"protea_domain": ""}, "protea_domain is not set"),
 ]
@@ -309,3 +331,39 @@ def test_bad_edge_input_fails_before_any_aws_call(bad_runs, case, bad, expect):
     assert flat(expect) in out and FIX in out, run.explain()
     assert "TASK [protea.platform.dns" not in run.stdout
     assert calls == 0
+
+
+# --- the defects the strict local cloud exposes ---------------------------------------------------
+def test_log_bucket_in_the_platform_region_is_refused_as_on_aws(stack):
+    """The old setting (log bucket in af-south-1, the platform region), preflight skipped: the
+    strict local cloud refuses the distribution update with CloudFront's own error, and the
+    distribution keeps logging to the us-east-1 bucket."""
+    cert = _cert(stack, "us-east-1")["CertificateArn"]
+    old = run_playbook(EDGE, endpoint=stack.emu.endpoint, tags="cloudfront", extra_vars={
+        **stack.alb, "preflight_checks": [], "cloudfront_certificate_arn": cert,
+        "cloudfront_logs_region": REGION, "cloudfront_logs_bucket": f"{NAME}-cdn-logs-123456789012"})
+    assert old.rc != 0 and "Distribution in front of the ALB" in old.stdout, old.explain()
+    # The task is no_log (origin secret): AWS's answer is in the emulator log.
+    assert ("cloudfront UpdateDistribution refused: InvalidArgument: The S3 bucket that you specified for CloudFront "
+            f"logs doesn't exist: {NAME}-cdn-logs-123456789012.s3.amazonaws.com") in _emulator_log(stack)
+    located = stack.client("s3").get_bucket_location(Bucket=f"{NAME}-cdn-logs-123456789012")
+    assert located["LocationConstraint"] == REGION
+    assert _distribution(stack)["DistributionConfig"]["Logging"]["Bucket"] == (
+        f"{NAME}-cflogs-123456789012-us-east-1.s3.amazonaws.com")
+
+
+def test_distribution_waits_for_an_issued_us_east_1_certificate(stack):
+    """CloudFront (and the strict local cloud) refuses a certificate that is not issued or not in
+    us-east-1: the converge passed because the acm role waits for issuance before the distribution."""
+    out = stack.first.stdout
+    assert out.rindex("Wait until the certificates are issued") < out.index("Distribution in front of the ALB")
+    regional = _cert(stack, REGION)["CertificateArn"]
+    run = run_playbook(EDGE, endpoint=stack.emu.endpoint, tags="cloudfront", extra_vars={
+        **stack.alb, "preflight_checks": [], "cloudfront_certificate_arn": regional})
+    assert run.rc != 0 and "Distribution in front of the ALB" in run.stdout, run.explain()
+    assert ("cloudfront UpdateDistribution refused: InvalidViewerCertificate: The specified SSL certificate doesn't "
+            "exist, isn't in us-east-1 region, isn't valid, or doesn't include a valid certificate chain.") in _emulator_log(stack)
+
+
+def _emulator_log(stack) -> str:
+    return stack.emu.log_path.read_text(errors="replace")

@@ -208,7 +208,9 @@ def _rules(group: dict, direction: str, names: dict, prefix_lists: dict) -> set[
 
 EXPECTED_RULES = {
     "alb": {
-        "in": {("tcp", 80, 80, "pl:" + CLOUDFRONT_PL), ("tcp", 443, 443, "pl:" + CLOUDFRONT_PL)},
+        # HTTPS only: CloudFront reaches the origin over HTTPS, and the list weighs 55 of the 60
+        # inbound rules a group may have (a second port would need 110).
+        "in": {("tcp", 443, 443, "pl:" + CLOUDFRONT_PL)},
         "out": {("tcp", 80, 80, "sg:web")},
     },
     "bastion": {
@@ -243,6 +245,42 @@ def test_no_world_ingress_anywhere(groups):
             assert not cidrs & {"0.0.0.0/0", "::/0"}, group["GroupName"]
             if cidrs:  # only the bastion takes CIDR sources: the admin ranges
                 assert group["GroupName"] == f"{PREFIX}-bastion" and cidrs == {"127.0.0.1/32"}
+
+
+RULES_QUOTA = "ec2-quota-rules-per-security-group"
+
+
+def test_old_two_port_alb_rule_set_is_refused_as_on_a_fresh_account(emulator, ec2, vpc, groups):
+    """Issue 13's network defect: the old default security_groups_alb_ports [80, 443] needs
+    2 x 55 = 110 inbound rules. The strict local cloud refuses it with AWS's error, directly
+    (boto3) and through the role (preflight skipped); the converged group keeps its one rule."""
+    assert RULES_QUOTA in emulator.health()["patches"]
+    alb = groups[f"{PREFIX}-alb"]
+    pl = alb["IpPermissions"][0]["PrefixListIds"][0]["PrefixListId"]
+    old_rules = [{"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "PrefixListIds": [{"PrefixListId": pl}]}
+                 for port in (80, 443)]
+    scratch = ec2.create_security_group(GroupName="old-alb-rules", Description="scratch", VpcId=vpc["VpcId"])["GroupId"]
+    try:
+        with pytest.raises(ec2.exceptions.ClientError) as err:
+            ec2.authorize_security_group_ingress(GroupId=scratch, IpPermissions=old_rules)
+        assert err.value.response["Error"]["Code"] == "RulesPerSecurityGroupLimitExceeded"
+        assert ec2.describe_security_groups(GroupIds=[scratch])["SecurityGroups"][0]["IpPermissions"] == []
+    finally:
+        ec2.delete_security_group(GroupId=scratch)
+    # The role with the old setting, preflight skipped (it would stop the run first). The
+    # module reports "Failed to authorize security group ingress" without AWS's code; the
+    # emulator logs the code it answered.
+    log_before = emulator.log_path.read_text(errors="replace")
+    run = run_playbook(PLAYBOOK, endpoint=emulator.endpoint, tags="security_groups",
+                       extra_vars={"vpc_id": vpc["VpcId"], "security_groups_alb_ports": [80, 443]},
+                       env={"ANSIBLE_SKIP_TAGS": "preflight"})
+    assert run.rc != 0, run.explain()
+    assert "failed: [localhost] (item=alb)" in run.stdout and "Unable to authorize ingress rules" in run.stdout, run.explain()
+    assert "TASK [protea.platform.preflight" not in run.stdout, run.explain()
+    log = emulator.log_path.read_text(errors="replace")[len(log_before):]
+    assert f"quota refused RulesPerSecurityGroupLimitExceeded: {alb['GroupId']} ingress would hold 110 IPv4" in log, log
+    after = ec2.describe_security_groups(GroupIds=[alb["GroupId"]])["SecurityGroups"][0]
+    assert [(p["FromPort"], [x["PrefixListId"] for x in p["PrefixListIds"]]) for p in after["IpPermissions"]] == [(443, [pl])]
 
 
 # --- bastions ----------------------------------------------------------------------------

@@ -112,6 +112,17 @@ CASES = [
          ("vpc_nat_gateway_mode 'per-az' is not one of per_az, single: set vpc_nat_gateway_mode to per_az",)),
     Case("bastion_count_zero", {"bastion_count": 0},
          ("bastion_count '0' is not a whole number of at least 1: set bastion_count to 1 or more",)),
+    # AWS counts a prefix-list reference as the list's weight (CloudFront origin-facing: 55)
+    # against the 60 inbound rules per group: the old default [80, 443] needs 110.
+    Case("alb_two_ports_over_rules_quota", {"security_groups_alb_ports": [80, 443]},
+         ("security_groups_alb_ports [80, 443] from the com.amazonaws.global.cloudfront.origin-facing prefix list "
+          "count as 110 inbound rules of the alb security group (the list weighs 55 per port), over "
+          "security_groups_rules_per_group_quota 60, so AWS would refuse them (RulesPerSecurityGroupLimitExceeded): "
+          "set security_groups_alb_ports to [443]",
+          "or raise security_groups_rules_per_group_quota only after AWS raised your account's")),
+    Case("rules_quota_not_a_number", {"security_groups_rules_per_group_quota": "sixty"},
+         ("security_groups_rules_per_group_quota 'sixty' is not a whole number from 1 to 1000: "
+          "set security_groups_rules_per_group_quota to your account's",)),
     # Preflight is tagged `always`: it still guards a run limited to another role...
     Case("under_tags_vpc", {"vpc_cidr": "8.8.0.0/16"},
          ("vpc_cidr '8.8.0.0/16' is not a private (RFC 1918) range",), tags="vpc"),
@@ -226,4 +237,15 @@ def test_local_inventory_defaults_pass(emulator):
     assert run.rc == 0, run.explain()
     assert f"Preflight passed: {', '.join(CHECK_FILES)} checks found no problem." in flat(run.stdout), run.explain()
     assert run.failed == 0 and run.changed == 0, run.explain()
+    assert emulator.call_count() == before
+
+
+def test_rules_quota_fixes_named_in_the_message_pass(emulator):
+    """Both fixes the over-quota message names pass preflight: [443] (the local inventory's
+    default, above) and, for an account whose quota AWS raised, the raised quota."""
+    before = emulator.call_count()
+    run = run_playbook(PREFLIGHT, endpoint=emulator.endpoint, timeout=300,
+                       extra_vars={"security_groups_alb_ports": [80, 443], "security_groups_rules_per_group_quota": 110})
+    assert run.rc == 0, run.explain()
+    assert "Preflight passed:" in flat(run.stdout), run.explain()
     assert emulator.call_count() == before

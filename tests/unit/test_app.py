@@ -14,7 +14,9 @@ from tests.helpers import REPO
 sys.dont_write_bytecode = True  # keep __pycache__ out of the role's files/ (it is deployed as is)
 sys.path.insert(0, str(REPO / "roles" / "app" / "files"))
 
-from shopper_app import config, wsgi  # noqa: E402  pylint: disable=wrong-import-position
+from shopper_app import config, store, wsgi  # noqa: E402  pylint: disable=wrong-import-position
+
+BUNDLE = "/etc/shopper/db-ca-bundle.pem"
 
 
 class FakeStore:
@@ -57,7 +59,7 @@ def make_app(store=None, efs_ok=True):
         if not efs_ok:
             raise PermissionError(13, "Permission denied", path)
 
-    settings = config.Settings.from_env({"APP_EFS_PATH": "/nonexistent"})
+    settings = config.Settings.from_env({"APP_EFS_PATH": "/nonexistent", "APP_DB_CA_BUNDLE": BUNDLE})
     return wsgi.App(settings, store=store or FakeStore(), efs_check=efs_check)
 
 
@@ -154,11 +156,12 @@ def test_database_down_on_api_is_503_not_a_crash():
 
 
 def test_settings_default_ports_follow_the_engine():
-    assert config.Settings.from_env({"APP_DB_ENGINE": "postgres"}).db_port == 5432
-    assert config.Settings.from_env({"APP_DB_ENGINE": "mariadb"}).db_port == 3306
-    assert config.Settings.from_env({"APP_DB_ENGINE": "mysql", "APP_DB_PORT": "3307"}).db_port == 3307
+    env = {"APP_DB_CA_BUNDLE": BUNDLE}
+    assert config.Settings.from_env({**env, "APP_DB_ENGINE": "postgres"}).db_port == 5432
+    assert config.Settings.from_env({**env, "APP_DB_ENGINE": "mariadb"}).db_port == 3306
+    assert config.Settings.from_env({**env, "APP_DB_ENGINE": "mysql", "APP_DB_PORT": "3307"}).db_port == 3307
     with pytest.raises(ValueError):
-        config.Settings.from_env({"APP_DB_ENGINE": "oracle"})
+        config.Settings.from_env({**env, "APP_DB_ENGINE": "oracle"})
 
 
 def test_efs_probe_writes_and_removes(tmp_path):
@@ -166,3 +169,133 @@ def test_efs_probe_writes_and_removes(tmp_path):
     assert not list(tmp_path.iterdir())
     with pytest.raises(OSError):
         wsgi.check_efs(str(tmp_path / "missing"))
+
+
+# --- Database TLS: what the drivers are handed -----------------------------------------
+# The real handshakes (verify-full against a test CA, refused with another CA, plain text
+# refused by the server) run in molecule/app against PostgreSQL and MariaDB.
+
+
+class _Recorder:
+    """Stands in for a driver module: records connect()'s keyword arguments."""
+
+    def __init__(self, conn=None):
+        self.calls = []
+        self.conn = conn if conn is not None else _FakeConn(secure=True)
+
+    def connect(self, **kwargs):
+        self.calls.append(kwargs)
+        return self.conn
+
+
+class _FakeConn:
+    def __init__(self, secure):
+        self._secure = secure  # what PyMySQL sets once its socket is wrapped in TLS
+        self.closed = False
+
+    def close(self):
+        self.closed = True
+
+
+def _settings(**env):
+    return config.Settings.from_env({"APP_DB_CA_BUNDLE": BUNDLE, **env})
+
+
+def test_tls_is_verified_by_default():
+    settings = config.Settings.from_env({"APP_DB_CA_BUNDLE": BUNDLE})
+    assert settings.db_sslmode == "verify-full" and settings.db_ca_bundle == BUNDLE
+
+
+def test_postgres_connects_with_verify_full_and_the_bundle(monkeypatch):
+    driver = _Recorder()
+    monkeypatch.setitem(sys.modules, "psycopg2", driver)
+    store.connect(_settings(APP_DB_ENGINE="postgres", APP_DB_HOST="db.example.internal"))
+    (kwargs,) = driver.calls
+    assert kwargs["sslmode"] == "verify-full"
+    assert kwargs["sslrootcert"] == BUNDLE
+    assert kwargs["host"] == "db.example.internal"
+
+
+@pytest.mark.parametrize("engine", ["mysql", "mariadb"])
+def test_pymysql_connects_with_the_bundle_and_a_hostname_check(monkeypatch, engine):
+    driver = _Recorder()
+    monkeypatch.setitem(sys.modules, "pymysql", driver)
+    store.connect(_settings(APP_DB_ENGINE=engine, APP_DB_HOST="db.example.internal"))
+    (kwargs,) = driver.calls
+    assert kwargs["ssl"] == {"ca": BUNDLE, "verify_mode": True, "check_hostname": True}
+    assert kwargs["host"] == "db.example.internal"
+
+
+def test_pymysql_verify_ca_checks_the_chain_but_not_the_name(monkeypatch):
+    driver = _Recorder()
+    monkeypatch.setitem(sys.modules, "pymysql", driver)
+    store.connect(_settings(APP_DB_ENGINE="mysql", APP_DB_SSLMODE="verify-ca"))
+    assert driver.calls[0]["ssl"] == {"ca": BUNDLE, "verify_mode": True, "check_hostname": False}
+
+
+def test_pymysql_refuses_a_server_that_answered_in_plain_text(monkeypatch):
+    # PyMySQL silently stays in plain text when the server offers no TLS.
+    conn = _FakeConn(secure=False)
+    monkeypatch.setitem(sys.modules, "pymysql", _Recorder(conn))
+    with pytest.raises(store.InsecureConnection, match="without TLS"):
+        store.connect(_settings(APP_DB_ENGINE="mariadb"))
+    assert conn.closed
+
+
+class _NoSecureAttrConn:
+    """A PyMySQL connection without ``_secure``: the server's Ssl_cipher decides."""
+
+    def __init__(self, cipher):
+        self.cipher, self.queries, self.closed = cipher, [], False
+
+    def cursor(self):
+        conn = self
+
+        class _Cur:
+            def execute(self, sql):
+                conn.queries.append(sql)
+
+            def fetchone(self):
+                return ("Ssl_cipher", conn.cipher)
+
+            def close(self):
+                pass
+
+        return _Cur()
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.mark.parametrize(("cipher", "refused"), [("", True), ("TLS_AES_256_GCM_SHA384", False)])
+def test_pymysql_without_secure_attribute_asks_the_server(monkeypatch, cipher, refused):
+    conn = _NoSecureAttrConn(cipher)
+    monkeypatch.setitem(sys.modules, "pymysql", _Recorder(conn))
+    if refused:
+        with pytest.raises(store.InsecureConnection, match="without TLS"):
+            store.connect(_settings(APP_DB_ENGINE="mysql"))
+    else:
+        assert store.connect(_settings(APP_DB_ENGINE="mysql")) is conn
+    assert conn.queries == ["SHOW SESSION STATUS LIKE 'Ssl_cipher'"]
+    assert conn.closed is refused
+
+
+def test_sslmode_disable_sends_no_tls_arguments(monkeypatch):
+    mysql, pg = _Recorder(_FakeConn(secure=False)), _Recorder()
+    monkeypatch.setitem(sys.modules, "pymysql", mysql)
+    monkeypatch.setitem(sys.modules, "psycopg2", pg)
+    store.connect(config.Settings.from_env({"APP_DB_ENGINE": "mysql", "APP_DB_SSLMODE": "disable"}))
+    store.connect(config.Settings.from_env({"APP_DB_ENGINE": "postgres", "APP_DB_SSLMODE": "disable"}))
+    assert "ssl" not in mysql.calls[0]
+    assert pg.calls[0]["sslmode"] == "disable" and "sslrootcert" not in pg.calls[0]
+
+
+@pytest.mark.parametrize("mode", ["verify-ca", "verify-full"])
+def test_verifying_sslmode_without_a_bundle_is_refused(mode):
+    with pytest.raises(ValueError, match="APP_DB_CA_BUNDLE"):
+        config.Settings.from_env({"APP_DB_SSLMODE": mode})
+
+
+def test_unknown_sslmode_is_refused():
+    with pytest.raises(ValueError, match="APP_DB_SSLMODE"):
+        config.Settings.from_env({"APP_DB_SSLMODE": "on", "APP_DB_CA_BUNDLE": BUNDLE})

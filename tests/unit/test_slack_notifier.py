@@ -172,3 +172,29 @@ def test_every_sample_is_valid_block_kit(notifier, name):
             assert "text" in block or 1 <= len(block["fields"]) <= 10
             for f in block.get("fields", []):
                 assert len(f["text"]) <= 2000
+
+
+def test_ses_permanent_bounce_is_red_with_recipient_diagnostic_and_configuration_set(notifier):
+    payload = render(notifier, "ses_bounce")
+    assert payload["attachments"][0]["color"] == RED
+    assert payload["text"].startswith("SES bounce: nobody@example.net")
+    f = fields(payload)
+    assert f["Type"] == "Permanent / General"
+    assert f["Recipients"] == "nobody@example.net" and f["Sender"] == "orders@shop.example.co.za"
+    assert f["Subject"] == "Your order 1042" and f["Configuration set"] == "shopper-production"
+    assert "550 5.1.1 user unknown" in block_text(payload)
+
+
+def test_ses_transient_bounce_is_a_warning(notifier):
+    message = json.loads(event("ses_bounce")["Records"][0]["Sns"]["Message"])
+    message["bounce"]["bounceType"] = "Transient"
+    payload = notifier.format_record({"Message": json.dumps(message)})
+    assert payload["attachments"][0]["color"] == "#ff9900"
+
+
+def test_ses_complaint_notification_is_red_with_feedback_type(notifier):
+    payload = render(notifier, "ses_complaint")
+    assert payload["attachments"][0]["color"] == RED
+    f = fields(payload)
+    assert f["Type"] == "abuse" and f["Recipients"] == "nobody@example.net"
+    assert payload["text"].startswith("SES complaint: nobody@example.net")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import uuid
 
 import pytest
@@ -117,3 +118,91 @@ def test_healthz_names_the_database_when_it_is_down(host):
     finally:
         DB.run_test("systemctl start mariadb")
     assert http(host, "GET", "http://127.0.0.1:8001/healthz")[0] == 200
+
+
+# --- Database TLS: verified, for both drivers ----------------------------------------
+# The database server (molecule/app/db_tls.yml) refuses plain text and presents a
+# certificate from a test CA naming app-db-debian12. The postgres instance downloaded
+# that CA from a URL, the mariadb instance found it on the host.
+BUNDLES = {"shopper": "/etc/shopper/db-ca-bundle.pem", "shopper-mariadb": "/usr/local/share/protea-test/db-ca.pem"}
+
+
+def try_connect(host, name, **env):
+    """Open one connection with the app's own code, the service's environment file and
+    account, plus `env` overrides; returns the command result (stdout 'connected')."""
+    code = ("import json, os, sys; os.environ.update(json.loads(sys.argv[1]));"
+            "from shopper_app.config import Settings; from shopper_app.store import connect;"
+            "connect(Settings.from_env()).close(); print('connected')")
+    cmd = ["systemd-run", "--quiet", "--pipe", "--wait", "--uid", "shopper-app",
+           "-p", f"EnvironmentFile=/etc/{name}/app.env", "-p", f"WorkingDirectory=/opt/{name}",
+           "python3", "-c", code, json.dumps(env)]
+    return host.run(shlex.join(cmd))
+
+
+@pytest.mark.parametrize(("name", "port", "engine"), INSTANCES)
+def test_environment_asks_for_verified_tls(host, name, port, engine):
+    env = host.file(f"/etc/{name}/app.env").content_string
+    assert 'APP_DB_SSLMODE="verify-full"' in env
+    assert f'APP_DB_CA_BUNDLE="{BUNDLES[name]}"' in env
+
+
+def test_ca_bundle_downloaded_from_the_url(host):
+    bundle = host.file(BUNDLES["shopper"])
+    assert bundle.user == "root" and bundle.mode == 0o644
+    assert bundle.content_string == DB.file("/etc/ssl/protea-db/ca.pem").content_string
+
+
+@pytest.mark.parametrize(("name", "port", "engine"), INSTANCES)
+def test_connects_with_verify_full(host, name, port, engine):
+    result = try_connect(host, name)
+    assert result.stdout.strip() == "connected", result.stderr
+
+
+@pytest.mark.parametrize(("name", "port", "engine"), INSTANCES)
+def test_database_refuses_plain_text(host, name, port, engine):
+    result = try_connect(host, name, APP_DB_SSLMODE="disable")
+    assert "connected" not in result.stdout
+    assert result.rc != 0
+
+
+@pytest.mark.parametrize(("name", "port", "engine"), INSTANCES)
+def test_certificate_from_another_ca_is_refused(host, name, port, engine):
+    result = try_connect(host, name, APP_DB_CA_BUNDLE="/usr/local/share/protea-test/other-ca.pem")
+    assert "connected" not in result.stdout
+    assert "certificate verify failed" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(("name", "port", "engine"), INSTANCES)
+def test_certificate_must_name_the_host(host, name, port, engine):
+    address = DB.interface("eth0").addresses[0]
+    # By address the chain is still good (verify-ca) but the name is not (verify-full).
+    assert try_connect(host, name, APP_DB_HOST=address, APP_DB_SSLMODE="verify-ca").stdout.strip() == "connected"
+    result = try_connect(host, name, APP_DB_HOST=address)
+    assert "connected" not in result.stdout
+    assert "match" in result.stderr, result.stderr
+
+
+# --- The service's log file ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "port", "engine"), INSTANCES)
+def test_log_file_grows_with_each_request(host, name, port, engine):
+    log = host.file(f"/var/log/{name}/app.log")
+    assert log.exists and log.user == "root" and log.mode == 0o640
+    before = log.size
+    marker = f"zone-{uuid.uuid4().hex[:8]}"
+    http(host, "GET", f"http://127.0.0.1:{port}/api/zones/{marker}/visits")
+    assert host.file(f"/var/log/{name}/app.log").size > before
+    assert marker in host.file(f"/var/log/{name}/app.log").content_string
+
+
+@pytest.mark.parametrize(("name", "port", "engine"), INSTANCES)
+def test_log_rotation(host, name, port, engine):
+    log = f"/var/log/{name}/app.log"
+    assert log in host.file(f"/etc/logrotate.d/{name}").content_string
+    # A forced rotation with the installed rule: the file is copied away, truncated in
+    # place, and the service keeps appending to it.
+    host.run_test(f"logrotate -f /etc/logrotate.d/{name}")
+    assert host.file(f"{log}.1").exists
+    http(host, "GET", f"http://127.0.0.1:{port}/api/zones")
+    assert "/api/zones" in host.file(log).content_string

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
+import uuid
 
 CONFIG = "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json"
 CTL_LOG = "/var/log/amazon-cloudwatch-agent-double/ctl.jsonl"
@@ -47,7 +49,25 @@ def test_config_content(host):
     assert metrics["metrics_collected"]["mem"]["measurement"] == ["mem_used_percent"]
     assert metrics["metrics_collected"]["disk"]["measurement"] == ["used_percent"]
     files = {f["file_path"]: f for f in cfg["logs"]["logs_collected"]["files"]["collect_list"]}
-    assert set(files) == {"/var/log/nginx/access.log", "/var/log/nginx/error.log",
+    # The files the web role's nginx and the app role's service write, and rsyslog's.
+    assert set(files) == {"/var/log/nginx/access.json.log", "/var/log/nginx/error.log",
                           "/var/log/shopper/app.log", "/var/log/syslog"}
-    assert files["/var/log/nginx/access.log"]["log_group_name"] == "/shopper/test/nginx/access"
+    assert files["/var/log/nginx/access.json.log"]["log_group_name"] == "/shopper/test/nginx/access"
     assert all(f["retention_in_days"] == 30 for f in files.values())
+
+
+def test_rsyslog_writes_the_system_log_the_agent_ships(host):
+    # Debian 12 has no /var/log/syslog of its own: the role installs rsyslog for it.
+    svc = host.service("rsyslog")
+    assert svc.is_running and svc.is_enabled
+    cfg = json.loads(host.file(CONFIG).content_string)
+    assert "/var/log/syslog" in [f["file_path"] for f in cfg["logs"]["logs_collected"]["files"]["collect_list"]]
+    marker = f"protea-syslog-{uuid.uuid4().hex}"
+    before = host.file("/var/log/syslog").size if host.file("/var/log/syslog").exists else 0
+    host.run_test(f"logger -t protea-test {marker}")
+    for _ in range(20):
+        if host.file("/var/log/syslog").exists and marker in host.file("/var/log/syslog").content_string:
+            break
+        time.sleep(0.5)
+    assert marker in host.file("/var/log/syslog").content_string
+    assert host.file("/var/log/syslog").size > before

@@ -40,6 +40,7 @@ def test_postconf(host):
     assert _postconf(host, "smtp_sasl_auth_enable") == "yes"
     assert _postconf(host, "smtp_sasl_password_maps") == "hash:/etc/postfix/sasl_passwd"
     assert _postconf(host, "sender_canonical_maps") == "regexp:/etc/postfix/sender_canonical"
+    assert _postconf(host, "smtp_header_checks") == "regexp:/etc/postfix/ses_header_checks"
     host.run_expect([0], "postfix check")
 
 
@@ -82,3 +83,21 @@ def test_sendmail_reaches_the_ses_double_authenticated_over_tls(host):
     assert f"From: root@{VARS['ses_double_sender_domain']}" in msg["data"]
     # It came from the instance, not from the host.
     assert msg["peer"] in host.check_output("hostname -I").split()
+    # SES applies the configuration set named in the header (events: bounces, complaints).
+    assert msg["configuration_set"] == VARS["ses_double_configuration_set"]
+    sets = [v for k, v in msg["headers"] if k.upper() == "X-SES-CONFIGURATION-SET"]
+    assert sets == [VARS["ses_double_configuration_set"]]
+
+
+def test_configuration_set_of_the_sender_is_replaced_by_the_platforms(host):
+    # A sender (or a compromised app) naming another set would bypass the platform's
+    # event handling, and SES refuses a set that does not exist: the relay sends one
+    # header, the platform's.
+    subject = f"relay-set-{uuid.uuid4().hex}"
+    host.run_expect(
+        [0], "printf 'X-SES-Configuration-Set: not-ours\\nFrom: app@shopper.example\\nTo: ops@ops.example\\n"
+        "Subject: %%s\\n\\nsent by molecule\\n' %s | /usr/sbin/sendmail -t", subject)
+    msg = _wait_for(subject)
+    assert msg is not None, host.run("postqueue -p; journalctl -u postfix@- --no-pager -n 30").stdout
+    sets = [v for k, v in msg["headers"] if k.upper() == "X-SES-CONFIGURATION-SET"]
+    assert sets == [VARS["ses_double_configuration_set"]]

@@ -1,4 +1,5 @@
-"""EC2 Auto Scaling: instance refresh, DisableMetricsCollection, spreading over AZs.
+"""EC2 Auto Scaling: instance refresh, DisableMetricsCollection, spreading over AZs, notification
+configurations, and launching instances as the group's launch template says.
 
 Instance refresh is a small state machine that advances one step per
 DescribeInstanceRefreshes call (no clocks, so tests and playbooks that poll stay
@@ -8,6 +9,7 @@ Cancelling -> Cancelled after CancelInstanceRefresh.
 """
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -191,6 +193,175 @@ def _apply_az_balance() -> None:
     cls.replace_autoscaling_group_instances = replace_autoscaling_group_instances  # type: ignore[method-assign]
 
 
+def _apply_notifications() -> None:
+    from moto.autoscaling.responses import AutoScalingResponse
+    from moto.core.responses import ActionResult, EmptyResult
+
+    def configs(backend: Any) -> dict[str, dict[str, list[str]]]:
+        # group name -> topic ARN -> notification types; on the backend, so moto's reset clears it.
+        if not hasattr(backend, "protea_notification_configurations"):
+            backend.protea_notification_configurations = {}
+        return backend.protea_notification_configurations
+
+    def put_notification_configuration(self: Any) -> Any:
+        params = self._get_params()
+        name = params.get("AutoScalingGroupName")
+        _group(self, name)
+        types = params.get("NotificationTypes") or []
+        unknown = sorted(set(types) - set(NOTIFICATION_TYPES))
+        if unknown:
+            raise _error("ValidationError", f"Unsupported notification types: {', '.join(unknown)}")
+        # "replaces the existing configuration" for that topic.
+        configs(self.autoscaling_backend).setdefault(name, {})[params.get("TopicARN")] = list(types)
+        return EmptyResult()
+
+    def delete_notification_configuration(self: Any) -> Any:
+        params = self._get_params()
+        name = params.get("AutoScalingGroupName")
+        _group(self, name)
+        configs(self.autoscaling_backend).get(name, {}).pop(params.get("TopicARN"), None)
+        return EmptyResult()
+
+    def describe_notification_configurations(self: Any) -> Any:
+        params = self._get_params()
+        names = params.get("AutoScalingGroupNames") or sorted(self.autoscaling_backend.autoscaling_groups)
+        out = []
+        stored = configs(self.autoscaling_backend)
+        for name in names:
+            if name not in self.autoscaling_backend.autoscaling_groups:
+                continue
+            for topic, types in sorted(stored.get(name, {}).items()):
+                out += [{"AutoScalingGroupName": name, "TopicARN": topic, "NotificationType": t} for t in types]
+        return ActionResult({"NotificationConfigurations": out})
+
+    def describe_auto_scaling_notification_types(self: Any) -> Any:
+        return ActionResult({"AutoScalingNotificationTypes": list(NOTIFICATION_TYPES)})
+
+    for fn in (put_notification_configuration, delete_notification_configuration,
+               describe_notification_configurations, describe_auto_scaling_notification_types):
+        setattr(AutoScalingResponse, fn.__name__, fn)
+
+
+# DescribeAutoScalingNotificationTypes (Amazon EC2 Auto Scaling API Reference).
+NOTIFICATION_TYPES = (
+    "autoscaling:EC2_INSTANCE_LAUNCH",
+    "autoscaling:EC2_INSTANCE_LAUNCH_ERROR",
+    "autoscaling:EC2_INSTANCE_TERMINATE",
+    "autoscaling:EC2_INSTANCE_TERMINATE_ERROR",
+    "autoscaling:TEST_NOTIFICATION",
+)
+
+# The launch template version of the group launching instances on this thread.
+_launching = threading.local()
+
+
+def _apply_launch_template_instances() -> None:
+    from moto.autoscaling import models
+    from moto.ec2.models.instances import InstanceBackend
+
+    group_cls = models.FakeAutoScalingGroup
+    original_replace = group_cls.replace_autoscaling_group_instances
+    original_run = InstanceBackend.run_instances
+
+    def replace_autoscaling_group_instances(self: Any, count_needed: int, propagated_tags: dict[str, str]) -> None:
+        template = getattr(self, "ec2_launch_template", None)
+        _launching.version = template.get_version(self.launch_template_version) if template else None
+        try:
+            return original_replace(self, count_needed, propagated_tags)
+        finally:
+            _launching.version = None
+
+    def run_instances(self: Any, image_id: str, count: int, user_data: Any, security_group_names: list[str],
+                      **kwargs: Any) -> Any:
+        version = getattr(_launching, "version", None)
+        if version is not None and kwargs.get("launch_template"):
+            # The version the group names, not the template's default one.
+            kwargs["launch_template"] = {"LaunchTemplateId": version.template.id, "Version": str(version.number)}
+            data = version.data
+            if data.get("MetadataOptions") and not kwargs.get("metadata_options"):
+                kwargs["metadata_options"] = dict(data["MetadataOptions"])
+            primary = [n for n in data.get("NetworkInterfaces") or [] if str(n.get("DeviceIndex", "0")) == "0"]
+            if primary and primary[0].get("Groups") and not kwargs.get("security_group_ids"):
+                # The primary interface's groups (how the asg role's template names them).
+                kwargs["security_group_ids"] = list(primary[0]["Groups"])
+            if data.get("BlockDeviceMappings") and "block_device_mappings" not in kwargs:
+                # Given mappings replace moto's default root volume instead of adding to it.
+                kwargs["block_device_mappings"] = [_ebs_types(m) for m in data["BlockDeviceMappings"]]
+        return original_run(self, image_id, count, user_data, security_group_names, **kwargs)
+
+    group_cls.replace_autoscaling_group_instances = replace_autoscaling_group_instances  # type: ignore[method-assign]
+    InstanceBackend.run_instances = run_instances  # type: ignore[method-assign]
+
+
+def _ebs_types(mapping: dict[str, Any]) -> dict[str, Any]:
+    """Template data keeps the request's strings ("true", "16"); the instance model wants types."""
+    out = dict(mapping)
+    ebs = dict(mapping.get("Ebs") or {})
+    for key in ("Encrypted", "DeleteOnTermination"):
+        if isinstance(ebs.get(key), str):
+            ebs[key] = ebs[key].lower() == "true"
+    for key in ("VolumeSize", "Iops", "Throughput"):
+        if isinstance(ebs.get(key), str) and ebs[key].isdigit():
+            ebs[key] = int(ebs[key])
+    out["Ebs"] = ebs
+    return out
+
+
+def _group_metric_values(group: Any) -> dict[str, float]:
+    """Each standard group metric's value now (capacity units = instances: no instance weights here)."""
+    states = [st.lifecycle_state for st in group.instance_states]
+    in_service = sum(1 for st in states if st == "InService")
+    pending = sum(1 for st in states if st.startswith("Pending"))
+    standby = sum(1 for st in states if st.startswith("Standby") or st.startswith("EnteringStandby"))
+    terminating = sum(1 for st in states if st.startswith("Terminating"))
+    values = {
+        "GroupMinSize": group.min_size, "GroupMaxSize": group.max_size,
+        "GroupDesiredCapacity": group.desired_capacity, "GroupInServiceInstances": in_service,
+        "GroupPendingInstances": pending, "GroupStandbyInstances": standby,
+        "GroupTerminatingInstances": terminating, "GroupTotalInstances": len(states),
+        "GroupInServiceCapacity": in_service, "GroupPendingCapacity": pending, "GroupStandbyCapacity": standby,
+        "GroupTerminatingCapacity": terminating, "GroupTotalCapacity": len(states),
+        "GroupAndWarmPoolDesiredCapacity": group.desired_capacity, "GroupAndWarmPoolTotalCapacity": len(states),
+    }
+    return {k: float(v or 0) for k, v in values.items()}
+
+
+def _apply_group_metrics() -> None:
+    from moto.autoscaling.models import autoscaling_backends
+    from moto.cloudwatch.models import MetricDatum
+    from moto.core.common_models import CloudWatchMetricProvider
+    from moto.core.utils import utcnow  # CloudWatch's datapoints are naive UTC
+
+    class AutoScalingGroupMetrics(CloudWatchMetricProvider):
+        """AWS/AutoScaling group metrics of the groups with collection enabled, one sample per minute.
+
+        Sampled when CloudWatch is read (GetMetricData/GetMetricStatistics/ListMetrics), at most once
+        per group and minute, from collection's start; kept on the group (reset clears it)."""
+
+        @staticmethod
+        def get_cloudwatch_metrics(account_id: str, region: str) -> list[Any]:
+            try:
+                backend = autoscaling_backends[account_id][region]
+            except KeyError:
+                return []
+            minute = utcnow().replace(second=0, microsecond=0)
+            out = []
+            for group in list(backend.autoscaling_groups.values()):
+                enabled = list(getattr(group, "metrics", None) or [])
+                history = group.__dict__.setdefault("protea_metric_samples", [])
+                if enabled and (not history or history[-1][0] < minute):
+                    values = _group_metric_values(group)
+                    history.append((minute, {m: values[m] for m in enabled if m in values}))
+                dims = [{"Name": "AutoScalingGroupName", "Value": group.name}]
+                for when, values in history:
+                    out += [MetricDatum(namespace="AWS/AutoScaling", name=name, value=value, dimensions=dims,
+                                        timestamp=when, unit="None") for name, value in values.items()]
+            return out
+
+    # CloudWatch asks CloudWatchMetricProvider.__subclasses__() on every read: defining it registers it.
+    _apply_group_metrics.provider = AutoScalingGroupMetrics  # type: ignore[attr-defined]
+
+
 PATCHES = [
     Patch(
         name="autoscaling-instance-refresh",
@@ -222,5 +393,45 @@ PATCHES = [
         doc="Amazon EC2 Auto Scaling User Guide, Instance distribution across Availability Zones: "
         "https://docs.aws.amazon.com/autoscaling/ec2/userguide/auto-scaling-benefits.html#arch-AutoScalingMultiAZ",
         apply=_apply_az_balance,
+    ),
+    Patch(
+        name="autoscaling-notification-configurations",
+        api="autoscaling:PutNotificationConfiguration, DescribeNotificationConfigurations, "
+        "DeleteNotificationConfiguration, DescribeAutoScalingNotificationTypes",
+        moto_does="Not implemented: a group's SNS notifications can be neither set nor read back.",
+        aws_does="Stores, per group and topic, the notification types (launch, launch error, terminate, "
+        "terminate error, test) the group publishes to the SNS topic; Put replaces the types for that topic, "
+        "Describe lists one entry per group, topic and type.",
+        doc="Amazon EC2 Auto Scaling API Reference, PutNotificationConfiguration / "
+        "DescribeNotificationConfigurations: "
+        "https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_PutNotificationConfiguration.html",
+        apply=_apply_notifications,
+    ),
+    Patch(
+        name="autoscaling-launch-template-instance-settings",
+        api="autoscaling:CreateAutoScalingGroup, UpdateAutoScalingGroup, SetDesiredCapacity (launches)",
+        moto_does="Launches the group's instances from the template's default version without its "
+        "MetadataOptions (HttpTokens reported optional), in the VPC's default security group when the "
+        "template names its groups on the primary network interface, and adds a default 8 GiB unencrypted "
+        "root volume next to the template's block devices.",
+        aws_does="Launches instances with the launch template version the group specifies, including its "
+        "metadata options (IMDSv2 required), the security groups of its primary network interface, and "
+        "block device mappings (the template's root volume replaces the image's default).",
+        doc="Amazon EC2 Auto Scaling User Guide, Create a launch template for an Auto Scaling group "
+        "(instance metadata options, storage): "
+        "https://docs.aws.amazon.com/autoscaling/ec2/userguide/create-launch-template.html",
+        apply=_apply_launch_template_instances,
+    ),
+    Patch(
+        name="autoscaling-group-metrics",
+        api="cloudwatch:GetMetricData, GetMetricStatistics, ListMetrics (namespace AWS/AutoScaling)",
+        moto_does="Records EnableMetricsCollection but never publishes group metrics: AWS/AutoScaling is empty, "
+        "so an alarm on GroupInServiceInstances never has data.",
+        aws_does="With group metrics collection enabled, publishes each enabled metric (GroupInServiceInstances, "
+        "GroupDesiredCapacity, ...) every minute with dimension AutoScalingGroupName; nothing for disabled ones. "
+        "Here a sample is taken when CloudWatch is read, at most once per group and minute.",
+        doc="Amazon EC2 Auto Scaling User Guide, CloudWatch metrics for Auto Scaling groups: "
+        "https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-metrics.html",
+        apply=_apply_group_metrics,
     ),
 ]

@@ -300,6 +300,18 @@ def _apply_rolling_refresh() -> None:
         rec.hooks.append(advance_refreshes)
 
 
+def _apply_security_groups() -> None:
+    rec = _reconciler()
+    if rec is not None:
+        rec.enforce_sgs = True
+
+
+def _apply_rds_tls() -> None:
+    rec = _reconciler()
+    if rec is not None:
+        rec.enforce_db_tls = True
+
+
 PATCHES = [
     Patch(
         name="instances-public-ip-loopback",
@@ -360,6 +372,34 @@ PATCHES = [
         doc="Amazon EC2 Auto Scaling User Guide, How an instance refresh works / instance maintenance policy: "
         "https://docs.aws.amazon.com/autoscaling/ec2/userguide/instance-refresh-overview.html",
         apply=_apply_rolling_refresh,
+        instances=True,
+    ),
+    Patch(
+        name="instances-security-groups",
+        api="ec2:AuthorizeSecurityGroupIngress/Egress, RevokeSecurityGroup*, RunInstances (groups), "
+        "rds:CreateDBInstance (VpcSecurityGroupIds), elbv2:CreateLoadBalancer (SecurityGroups)",
+        moto_does="Stores and describes security groups; nothing filters traffic between the hosts.",
+        aws_does="Filters every network interface's traffic by its groups: inbound and outbound allow rules "
+        "(CIDR, prefix list, or a referenced group = the private IPs of its members), everything else dropped, "
+        "stateful (responses always pass); DNS to the Amazon DNS server is not filtered. Here: iptables in "
+        "each instance and database container's netns (tests/localcloud/sgfilter.py), rebuilt within ~1 s of "
+        "a rule or membership change.",
+        doc="Amazon VPC User Guide, Security groups / Security group rules: "
+        "https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html",
+        apply=_apply_security_groups,
+        instances=True,
+    ),
+    Patch(
+        name="instances-rds-tls",
+        api="rds:CreateDBInstance, ModifyDBParameterGroup (rds.force_ssl, require_secure_transport)",
+        moto_does="Nothing runs; (the local database container accepted plaintext whatever the parameter group).",
+        aws_does="The DB instance serves TLS with a certificate for its endpoint from the RDS CA (clients verify "
+        "it with the RDS CA bundle) and refuses unencrypted connections when its parameter group sets "
+        "rds.force_ssl=1 (PostgreSQL; the default from version 15) or require_secure_transport=1 (MySQL, "
+        "MariaDB). Here a local CA stands in for the RDS CA (tests/localcloud/rdstls.py).",
+        doc="Amazon RDS User Guide, Using SSL/TLS to encrypt a connection to a DB instance: "
+        "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html",
+        apply=_apply_rds_tls,
         instances=True,
     ),
 ]

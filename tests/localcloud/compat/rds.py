@@ -1,7 +1,10 @@
 """RDS: parameter-group lookups, engine-default parameters and gp3 storage figures as AWS answers them."""
 from __future__ import annotations
 
+import functools
+import json
 import re
+from pathlib import Path
 
 from . import Patch
 
@@ -22,40 +25,78 @@ def _apply_parameter_group_not_found():
     RDSBackend.describe_db_parameter_groups = describe_db_parameter_groups
 
 
-def _boolean(name, description, value=None, apply_type="dynamic"):
-    param = {
-        "ParameterName": name,
-        "Description": description,
-        "Source": "engine-default",
-        "ApplyType": apply_type,
-        "DataType": "boolean",
-        "AllowedValues": "0,1",
-        "IsModifiable": True,
-        "ApplyMethod": "pending-reboot",
-    }
-    if value is not None:
-        param["ParameterValue"] = value
-    return param
+_CATALOGUE_FILE = Path(__file__).with_name("rds_parameters.json")
+
+# Parameters RDS adds to the engine's own (RDS User Guide, "Working with parameters on your
+# RDS for PostgreSQL DB instance" and the MySQL/MariaDB parameter pages), and MySQL 8.0 names
+# the MariaDB list lacks. Row: [name, DataType, AllowedValues, ApplyType, Description].
+_RDS_EXTRA = {
+    "postgres": [
+        ["rds.force_ssl", "boolean", "0,1", "dynamic", "Force SSL connections."],
+        ["rds.log_retention_period", "integer", "1440-10080", "dynamic", "Amazon RDS will delete PostgreSQL logs older than N minutes."],
+        ["rds.logical_replication", "boolean", "0,1", "static", "Enables logical decoding."],
+        ["rds.rds_superuser_reserved_connections", "integer", "0-8388607", "static", "Connections reserved for rds_superusers."],
+        ["rds.restrict_password_commands", "boolean", "0,1", "static", "Restricts password-related commands to members of rds_password."],
+        ["rds.accepted_password_auth_method", "string", "md5+scram,scram", "dynamic", "Force authentication for connections with password stored locally."],
+        ["pg_stat_statements.max", "integer", "100-2147483647", "static", "Sets the maximum number of statements tracked by pg_stat_statements."],
+        ["pg_stat_statements.track", "string", "all,none,top", "dynamic", "Selects which statements are tracked by pg_stat_statements."],
+        ["pg_stat_statements.save", "boolean", "0,1", "dynamic", "Save pg_stat_statements statistics across server shutdowns."],
+        ["auto_explain.log_min_duration", "integer", "-1-2147483647", "dynamic", "Sets the minimum execution time above which plans will be logged."],
+    ],
+    "mysql": [
+        ["time_zone", "string", "", "dynamic", "The time zone of the server."],
+        ["sql_require_primary_key", "boolean", "0,1", "dynamic", "Whether statements that create or alter a table require a primary key."],
+        ["activate_all_roles_on_login", "boolean", "0,1", "dynamic", "Whether all granted roles are active at login."],
+        ["innodb_dedicated_server", "boolean", "0,1", "static", "Size InnoDB from the memory of the server."],
+        ["log_error_verbosity", "integer", "1-3", "dynamic", "Verbosity of the error log."],
+    ],
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _engine_parameters(engine: str) -> dict[str, dict]:
+    """Every parameter a new group of the engine lists, by name (no values: engine-default)."""
+    rows = json.loads(_CATALOGUE_FILE.read_text())[engine] + _RDS_EXTRA[engine]
+    params = {}
+    for name, data_type, allowed, apply_type, description in rows:
+        param = {
+            "ParameterName": name,
+            "Description": description or name,
+            "Source": "engine-default",
+            "ApplyType": apply_type,
+            "DataType": data_type,
+            "IsModifiable": True,
+            "ApplyMethod": "pending-reboot",
+        }
+        if allowed:
+            param["AllowedValues"] = allowed
+        params[name] = param
+    return params
 
 
 def _catalogue(family: str) -> list[dict]:
-    """The engine-default parameters we rely on, as DescribeDBParameters lists them for a new group.
+    """The engine-default parameters of a new group of this family, as DescribeDBParameters lists them.
 
-    Only the TLS parameters the rds role sets; AWS lists a few hundred per family.
-    rds.force_ssl defaults to 1 from PostgreSQL 15 on, 0 before (RDS User Guide,
-    "Requiring an SSL connection to a PostgreSQL DB instance").
+    The engine's own parameters (rds_parameters.json: what the PostgreSQL server and the
+    MariaDB server list as their settings, the same list for every major version of a
+    family; MySQL 8.0 shares it, plus the few MySQL-only names in _RDS_EXTRA) and the
+    parameters RDS adds. Engine defaults carry no ParameterValue, except rds.force_ssl:
+    1 from PostgreSQL 15 on, 0 before (RDS User Guide, "Requiring an SSL connection to a
+    PostgreSQL DB instance").
     """
     family = (family or "").lower()
     match = re.match(r"^postgres(\d+)", family)
     if match:
-        default = "1" if int(match.group(1)) >= 15 else "0"
-        return [_boolean("rds.force_ssl", "Force SSL connections.", default)]
+        params = {k: dict(v) for k, v in _engine_parameters("postgres").items()}
+        params["rds.force_ssl"]["ParameterValue"] = "1" if int(match.group(1)) >= 15 else "0"
+        return list(params.values())
     if family.startswith(("mysql", "mariadb")):
-        return [_boolean("require_secure_transport", "Whether client connections must use a secure transport.")]
+        return [dict(v) for v in _engine_parameters("mysql").values()]
     return []
 
 
 def _apply_engine_defaults():
+    from moto.rds.exceptions import RDSClientError
     from moto.rds.models import DBParameterGroup
 
     original_init = DBParameterGroup.__init__
@@ -63,9 +104,15 @@ def _apply_engine_defaults():
     def __init__(self, *args, **kwargs):
         original_init(self, *args, **kwargs)
         for param in _catalogue(self.family):
-            self.parameters[param["ParameterName"]] = dict(param)
+            self.parameters[param["ParameterName"]] = param
 
     def update_parameters(self, new_parameters):
+        new_parameters = list(new_parameters)
+        # AWS checks the whole request first: one unknown name and nothing is changed.
+        if self.parameters:
+            for new in new_parameters:
+                if new["ParameterName"] not in self.parameters:
+                    raise RDSClientError("InvalidParameterValue", f"Could not find parameter with name: {new['ParameterName']}")
         for new in new_parameters:
             param = self.parameters[new["ParameterName"]]
             param.update(new)
@@ -74,6 +121,61 @@ def _apply_engine_defaults():
 
     DBParameterGroup.__init__ = __init__
     DBParameterGroup.update_parameters = update_parameters
+
+
+# The default minor version RDS picks for a major version (DescribeDBEngineVersions
+# --default-only per major), as RDS listed them in late 2025. Data, not behaviour: update it
+# when RDS moves a default; a test only relies on "a full version of the major".
+_DEFAULT_MINOR = {
+    "postgres": {"13": "13.20", "14": "14.20", "15": "15.15", "16": "16.11", "17": "17.7", "18": "18.1"},
+    "mysql": {"8.0": "8.0.43", "8.4": "8.4.6"},
+    "mariadb": {"10.5": "10.5.29", "10.6": "10.6.23", "10.11": "10.11.14", "11.4": "11.4.8"},
+}
+
+
+def _bare_major(engine: str, version: str) -> bool:
+    """True for a major version alone: "16" (PostgreSQL 10+), "8.0" / "10.11" (MySQL, MariaDB)."""
+    shape = r"^\d+$" if engine == "postgres" else r"^\d+\.\d+$"
+    return engine in _DEFAULT_MINOR and bool(re.match(shape, version or ""))
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", version or ""))
+
+
+def _default_minor(engine: str, major: str) -> str:
+    from moto.rds.exceptions import RDSClientError
+
+    found = _DEFAULT_MINOR[engine].get(major)
+    if found is None:
+        raise RDSClientError("InvalidParameterCombination", f"Cannot find version {major} for {engine}")
+    return found
+
+
+def _apply_engine_version_default_minor():
+    from moto.rds.models import DBInstance
+
+    original_init = DBInstance.__init__
+    original_update = DBInstance.update
+
+    def __init__(self, *args, **kwargs):
+        engine, version = kwargs.get("engine") or "", kwargs.get("engine_version") or ""
+        if _bare_major(engine, version):
+            kwargs["engine_version"] = _default_minor(engine, version)
+        original_init(self, *args, **kwargs)
+
+    def update(self, **db_kwargs):
+        wanted = db_kwargs.get("engine_version") or ""
+        if _bare_major(self.engine, wanted):
+            current = self.engine_version or ""
+            default = _default_minor(self.engine, wanted)
+            # ModifyDBInstance: a major alone moves to the default minor only if the current one is lower.
+            same_major = current == wanted or current.startswith(wanted + ".")
+            db_kwargs["engine_version"] = current if same_major and _version_key(current) >= _version_key(default) else default
+        original_update(self, **db_kwargs)
+
+    DBInstance.__init__ = __init__
+    DBInstance.update = update
 
 
 def _gp3_baseline(allocated: int, engine: str) -> tuple[int, int]:
@@ -161,12 +263,13 @@ PATCHES = [
     Patch(
         name="rds-engine-default-parameters",
         api="rds:CreateDBParameterGroup, DescribeDBParameters, ModifyDBParameterGroup",
-        moto_does="A new group has no parameters at all, so modules that check a parameter exists silently apply nothing; "
-        "modified parameters lose DataType/IsModifiable.",
-        aws_does="A new group lists its family's engine-default parameters (DataType, AllowedValues, IsModifiable, "
-        "Source engine-default); a modified one keeps them with Source user. Served here for rds.force_ssl "
-        "(postgres*) and require_secure_transport (mysql*/mariadb*).",
-        doc="Amazon RDS API Reference, DescribeDBParameters / Parameter: "
+        moto_does="A new group has no parameters at all, so modules that check a parameter exists silently apply nothing "
+        "(amazon.aws.rds_instance_param_group reports every parameter as unavailable); ModifyDBParameterGroup accepts any "
+        "name, and modified parameters lose DataType/IsModifiable.",
+        aws_does="A new group lists its family's engine-default parameters (the engine's settings plus the rds.* ones, with "
+        "DataType, AllowedValues, ApplyType, IsModifiable, Source engine-default); a modified one keeps them with Source user; "
+        "a name the family does not have is refused (InvalidParameterValue, Could not find parameter with name).",
+        doc="Amazon RDS API Reference, DescribeDBParameters / Parameter / ModifyDBParameterGroup: "
         "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_Parameter.html",
         apply=_apply_engine_defaults,
     ),
@@ -190,5 +293,18 @@ PATCHES = [
         doc="Amazon RDS API Reference, CreateDBInstance (EnablePerformanceInsights, PerformanceInsightsKMSKeyId, "
         "PerformanceInsightsRetentionPeriod): https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html",
         apply=_apply_performance_insights,
+    ),
+    Patch(
+        name="rds-engine-version-default-minor",
+        api="rds:CreateDBInstance, ModifyDBInstance",
+        moto_does="Stores a major version alone (EngineVersion \"16\", \"8.0\", \"10.11\") as the instance's version, so "
+        "DescribeDBInstances reports \"16\" and no role ever sees the full version AWS reports.",
+        aws_does="Runs the default minor version of that major and reports it (e.g. 16.11); ModifyDBInstance with a major "
+        "alone moves to the default minor only if the current minor is lower; a major RDS does not offer is refused "
+        "(InvalidParameterCombination, Cannot find version 9 for postgres).",
+        doc="Amazon RDS API Reference, ModifyDBInstance (EngineVersion: \"If you specify only a major version, Amazon RDS "
+        "updates the DB instance to the default minor version\") and DescribeDBEngineVersions (DefaultOnly: the default "
+        "version of an engine and major version): https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html",
+        apply=_apply_engine_version_default_minor,
     ),
 ]

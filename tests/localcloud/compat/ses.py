@@ -1,4 +1,5 @@
-"""SES (v1 API): DKIM on/off, identity sending-authorization policies, notification topics."""
+"""SES (v1 API): DKIM on/off, identity sending-authorization policies, notification topics;
+(v2 API): an identity's default configuration set."""
 from __future__ import annotations
 
 from typing import Any
@@ -96,6 +97,39 @@ def _apply_notification_topics() -> None:
     EmailResponse.set_identity_headers_in_notifications_enabled = set_identity_headers_in_notifications_enabled  # type: ignore[attr-defined]
 
 
+def _apply_default_configuration_set() -> None:
+    import json
+
+    from moto.sesv2 import urls
+    from moto.sesv2.responses import SESV2Response
+
+    def not_found(message: str) -> Exception:
+        from moto.core.exceptions import JsonRESTError
+
+        err = JsonRESTError("NotFoundException", message)
+        err.code = 404
+        return err
+
+    def put_email_identity_configuration_set_attributes(self: Any) -> str:
+        from urllib.parse import unquote
+
+        name = unquote(self.path.split("/identities/", 1)[1].split("/", 1)[0])
+        backend = self.sesv2_backend.core_backend
+        ident = backend.email_identities.get(name)
+        if ident is None:
+            raise not_found(f"Email identity {name} does not exist.")
+        config_set = self._get_param("ConfigurationSetName")
+        if config_set and config_set not in backend.config_sets:
+            raise not_found(f"Configuration set {config_set} does not exist.")
+        ident.configuration_set_name = config_set or None
+        return json.dumps({})
+
+    SESV2Response.put_email_identity_configuration_set_attributes = (  # type: ignore[attr-defined]
+        put_email_identity_configuration_set_attributes)
+    urls.url_paths.setdefault("{0}/v2/email/identities/(?P<EmailIdentity>[^/]+)/configuration-set$",
+                              SESV2Response.dispatch)
+
+
 PATCHES = [
     Patch(
         name="ses-set-identity-dkim-enabled",
@@ -126,5 +160,17 @@ PATCHES = [
         doc="Amazon SES API Reference (v1), IdentityNotificationAttributes: "
         "https://docs.aws.amazon.com/ses/latest/APIReference/API_IdentityNotificationAttributes.html",
         apply=_apply_notification_topics,
+    ),
+    Patch(
+        name="ses-identity-default-configuration-set",
+        api="sesv2:PutEmailIdentityConfigurationSetAttributes, GetEmailIdentity",
+        moto_does="PutEmailIdentityConfigurationSetAttributes is not served (404): an identity's default "
+        "configuration set can only be given when the identity is created through SES v2.",
+        aws_does="Sets (or, without a name, removes) the configuration set SES applies to every message sent "
+        "from the identity that names none; GetEmailIdentity returns it as ConfigurationSetName; an unknown "
+        "identity or configuration set is NotFoundException.",
+        doc="Amazon SES API v2 Reference, PutEmailIdentityConfigurationSetAttributes: "
+        "https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_PutEmailIdentityConfigurationSetAttributes.html",
+        apply=_apply_default_configuration_set,
     ),
 ]

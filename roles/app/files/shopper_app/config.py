@@ -5,6 +5,9 @@ import os
 from dataclasses import dataclass
 
 ENGINES = ("postgres", "mysql", "mariadb")
+# libpq's sslmode names; the same meaning is applied to PyMySQL (store.connect).
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+VERIFYING_SSLMODES = ("verify-ca", "verify-full")
 
 
 @dataclass(frozen=True)
@@ -16,6 +19,7 @@ class Settings:
     db_user: str
     db_password: str
     db_sslmode: str
+    db_ca_bundle: str
     db_connect_timeout: int
     efs_path: str
 
@@ -26,6 +30,14 @@ class Settings:
         if engine not in ENGINES:
             raise ValueError(f"APP_DB_ENGINE must be one of {ENGINES}, not {engine!r}")
         default_port = "5432" if engine == "postgres" else "3306"
+        # Verified TLS unless told otherwise: RDS parameter groups may refuse plain text,
+        # and only a verified certificate proves the endpoint is the database.
+        sslmode = env.get("APP_DB_SSLMODE") or "verify-full"
+        if sslmode not in SSLMODES:
+            raise ValueError(f"APP_DB_SSLMODE must be one of {SSLMODES}, not {sslmode!r}")
+        ca_bundle = env.get("APP_DB_CA_BUNDLE", "")
+        if sslmode in VERIFYING_SSLMODES and not ca_bundle:
+            raise ValueError(f"APP_DB_SSLMODE={sslmode} needs APP_DB_CA_BUNDLE, the CA bundle file that signs the database's certificate")
         return cls(
             db_engine=engine,
             db_host=env.get("APP_DB_HOST", "127.0.0.1"),
@@ -33,7 +45,8 @@ class Settings:
             db_name=env.get("APP_DB_NAME", "shopper"),
             db_user=env.get("APP_DB_USER", "shopper"),
             db_password=env.get("APP_DB_PASSWORD", ""),
-            db_sslmode=env.get("APP_DB_SSLMODE", "prefer"),
+            db_sslmode=sslmode,
+            db_ca_bundle=ca_bundle,
             db_connect_timeout=int(env.get("APP_DB_CONNECT_TIMEOUT", "3")),
             efs_path=env.get("APP_EFS_PATH", "/mnt/efs/app"),
         )

@@ -34,8 +34,34 @@ SCHEMA = {
 SCHEMA["mariadb"] = SCHEMA["mysql"]
 
 
+class InsecureConnection(ConnectionError):
+    """The database answered without TLS although the settings require it."""
+
+
+# sslmode -> what PyMySQL gets. PyMySQL has no sslmode of its own: `ssl` turns TLS on,
+# `ca` + verify_mode check the chain, check_hostname the endpoint's name.
+def mysql_ssl_args(settings):
+    """PyMySQL's `ssl` argument for the settings' sslmode (None: no TLS)."""
+    mode = settings.db_sslmode
+    if mode == "disable":
+        return None
+    if mode in ("allow", "prefer", "require"):
+        return {"verify_mode": False, "check_hostname": False}
+    return {"ca": settings.db_ca_bundle, "verify_mode": True, "check_hostname": mode == "verify-full"}
+
+
+def postgres_ssl_args(settings):
+    """libpq's own sslmode, with the CA bundle when one is set."""
+    args = {"sslmode": settings.db_sslmode}
+    if settings.db_ca_bundle:
+        args["sslrootcert"] = settings.db_ca_bundle
+    return args
+
+
 def connect(settings):
-    """Open a connection with the driver that matches the engine."""
+    """Open a connection with the driver that matches the engine, over TLS as the
+    settings' sslmode says (verify-full: the CA bundle signs a certificate that
+    names db_host)."""
     if settings.db_engine == "postgres":
         import psycopg2  # pylint: disable=import-outside-toplevel
 
@@ -45,13 +71,15 @@ def connect(settings):
             dbname=settings.db_name,
             user=settings.db_user,
             password=settings.db_password,
-            sslmode=settings.db_sslmode,
             connect_timeout=settings.db_connect_timeout,
             application_name="shopper_app",
+            **postgres_ssl_args(settings),
         )
     import pymysql  # pylint: disable=import-outside-toplevel
 
-    return pymysql.connect(
+    ssl_args = mysql_ssl_args(settings)
+    extra = {} if ssl_args is None else {"ssl": ssl_args}
+    conn = pymysql.connect(
         host=settings.db_host,
         port=settings.db_port,
         database=settings.db_name,
@@ -59,7 +87,29 @@ def connect(settings):
         password=settings.db_password,
         connect_timeout=settings.db_connect_timeout,
         charset="utf8mb4",
+        **extra,
     )
+    # PyMySQL silently stays in plain text when the server does not offer TLS (libpq
+    # refuses for require/verify-*): refuse such a connection before any query.
+    if settings.db_sslmode in ("require", "verify-ca", "verify-full") and not mysql_session_encrypted(conn):
+        conn.close()
+        raise InsecureConnection(f"{settings.db_host}:{settings.db_port} answered without TLS (sslmode {settings.db_sslmode})")
+    return conn
+
+
+def mysql_session_encrypted(conn):
+    """Whether a PyMySQL connection runs over TLS. PyMySQL records it in ``_secure``; where a
+    version lacks that attribute, ask the server (an empty Ssl_cipher means plain text)."""
+    secure = getattr(conn, "_secure", None)
+    if secure is not None:
+        return bool(secure)
+    cur = conn.cursor()
+    try:
+        cur.execute("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+        row = cur.fetchone()
+    finally:
+        cur.close()
+    return bool(row and row[1])
 
 
 class Store:

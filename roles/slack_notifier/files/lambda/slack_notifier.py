@@ -10,7 +10,8 @@ Runtime: AWS Lambda Python 3.12 (standard library + the boto3 the runtime ships)
   notifications and screen readers use.
 * Known sources: CloudWatch alarm state changes, AWS Backup job notifications,
   RDS event notifications, Auto Scaling notifications (and the EventBridge shapes of
-  Backup/RDS/Auto Scaling events); anything else gets a readable fallback.
+  Backup/RDS/Auto Scaling events), SES bounce/complaint events (configuration set event
+  publishing and identity notifications); anything else gets a readable fallback.
 * 429 and 5xx answers are retried with backoff (429 honours Retry-After); after the
   last attempt the function raises, so Lambda's asynchronous retry and the function's
   on-failure destination (dead-letter queue) keep the message instead of dropping it.
@@ -261,6 +262,37 @@ def format_asg_eventbridge(event: dict) -> dict:
     })
 
 
+# --------------------------------------------------------------------------- SES
+def format_ses(event: dict) -> dict:
+    """A bounce or complaint: configuration-set event publishing ("eventType") or identity
+    notifications ("notificationType"); both carry the same bounce/complaint and mail objects."""
+    kind = str(event.get("eventType") or event.get("notificationType") or "Event")
+    mail = event.get("mail") or {}
+    detail = event.get(kind.lower()) or {}
+    if kind == "Bounce":
+        people = detail.get("bouncedRecipients") or []
+        permanent = detail.get("bounceType") == "Permanent"
+        what = f"{detail.get('bounceType', '?')} / {detail.get('bounceSubType', '?')}"
+        colour = COLOURS["ALARM"] if permanent else COLOURS["WARNING"]
+        body = "\n".join(f"{p.get('emailAddress', '?')}: {p.get('diagnosticCode') or p.get('status') or ''}".rstrip(": ")
+                         for p in people)
+    else:
+        people = detail.get("complainedRecipients") or []
+        what = detail.get("complaintFeedbackType") or "complaint"
+        colour = COLOURS["ALARM"]
+        body = "\n".join(p.get("emailAddress", "?") for p in people)
+    recipients = ", ".join(p.get("emailAddress", "?") for p in people) or "?"
+    subject = (mail.get("commonHeaders") or {}).get("subject")
+    config_set = ", ".join((mail.get("tags") or {}).get("ses:configuration-set") or []) or None
+    title = f"SES {kind.lower()}: {recipients}"
+    fields = [_field("Type", what), _field("Recipients", recipients), _field("Sender", mail.get("source") or "?"),
+              _field("Subject", subject or "-")]
+    if config_set:
+        fields.append(_field("Configuration set", config_set))
+    return _message(_clip(title, 500), colour, _clip(title, 150), fields, body or None,
+                    context=f"Message {mail.get('messageId', '?')} \u2022 {detail.get('timestamp') or mail.get('timestamp', '')}")
+
+
 # --------------------------------------------------------------------------- fallback
 def format_other(subject: str | None, message: str, topic_arn: str | None) -> dict:
     try:
@@ -288,6 +320,8 @@ def format_record(sns: dict) -> dict:
             return format_rds(data)
         if str(data.get("Event", "")).startswith("autoscaling:"):
             return format_asg(data)
+        if (data.get("eventType") or data.get("notificationType")) in ("Bounce", "Complaint") and "mail" in data:
+            return format_ses(data)
         source = data.get("source")
         if source == "aws.backup":
             return format_backup_eventbridge(data)

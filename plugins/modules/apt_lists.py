@@ -23,7 +23,7 @@ description:
     refresh is older than O(max_age).
   - Never trusts a directory's mtime, so images built with empty lists, lists with a fresh
     mtime and no content, and stale lists all get refreshed.
-  - Fails when a suite still has no package index after the refresh, naming the suites.
+  - Fails when a suite still has no package index after the refresh (three attempts, five seconds apart), naming the suites.
   - Supports check mode (reports whether it would refresh).
 options:
   max_age:
@@ -74,6 +74,9 @@ from ansible.module_utils.basic import AnsibleModule
 _TARGET_FILTER = "Created-By: Packages"
 # Clock skew tolerated before a stamp "from the future" counts as invalid.
 _FUTURE_SLACK = 300
+# apt-get update attempts, and seconds between them.
+_ATTEMPTS = 3
+_RETRY_DELAY = 5
 
 
 def _targets(module, release_info):
@@ -154,12 +157,18 @@ def main():
     if not refresh or module.check_mode:
         module.exit_json(**result)
 
-    # Error-Mode=any: a suite that fails to download is an error, not a warning.
-    rc, out, err = module.run_command(
-        [module.get_bin_path("apt-get", required=True), "update", "-q",
-         "-o", "APT::Update::Error-Mode=any"],
-        environ_update={"LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"})
-    _configured, still_missing = _present(module)
+    # Error-Mode=any: a suite that fails to download is an error, not a warning. A mirror in
+    # the middle of a sync (hash sum mismatch) or a proxy hiccup passes: try a few times.
+    for attempt in range(_ATTEMPTS):
+        rc, out, err = module.run_command(
+            [module.get_bin_path("apt-get", required=True), "update", "-q",
+             "-o", "APT::Update::Error-Mode=any"],
+            environ_update={"LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"})
+        _configured, still_missing = _present(module)
+        if rc == 0 and not still_missing:
+            break
+        if attempt + 1 < _ATTEMPTS:
+            time.sleep(_RETRY_DELAY)
     if rc != 0 or still_missing:
         module.fail_json(
             msg=("apt-get update did not produce package lists"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import tempfile
 import threading
@@ -39,41 +38,9 @@ def podman(*args: str, **kw) -> str:
     return sh("podman", *args, **kw)
 
 
-def _answers(url: str) -> bool:
-    host, port = url.rsplit("/", 1)[-1].split(":")
-    try:
-        socket.create_connection((host, int(port)), timeout=2).close()
-        return True
-    except OSError:
-        return False
-
-
 def apt_proxy_url() -> str:
-    """The shared package proxy (tests/containers/apt-proxy); when its container is
-    registered as running but its process is gone, a private one from the same image
-    and configuration, named protea-mig-apt-proxy (removed by remove_apt_proxy())."""
-    script = str(REPO / "tests/containers/apt-proxy")
-    url = sh(script, "up").strip().splitlines()[-1]
-    if _answers(url):
-        return url
-    image = podman("container", "inspect", "-f", "{{.ImageName}}", "protea-apt-proxy").strip()
-    cache = Path(os.environ.get("PROTEA_CACHE_DIR", Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "protea"))
-    acng = cache / "apt-cacher-ng"
-    podman("rm", "-f", "protea-mig-apt-proxy", check=False)
-    podman("run", "-d", "--name", "protea-mig-apt-proxy", "--network", NETWORK,
-           "-v", f"{acng / 'data'}:/var/cache/apt-cacher-ng", "-v", f"{acng / 'conf'}:/etc/protea-acng:ro", image)
-    address = json.loads(podman("container", "inspect", "-f", "{{json .NetworkSettings.Networks}}",
-                                "protea-mig-apt-proxy"))[NETWORK]["IPAddress"]
-    url = f"http://{address}:3142"
-    for _ in range(50):
-        if _answers(url):
-            return url
-        time.sleep(0.2)
-    raise RuntimeError("protea-mig-apt-proxy did not start")
-
-
-def remove_apt_proxy() -> None:
-    podman("rm", "-f", "-t", "2", "protea-mig-apt-proxy", check=False)
+    """The shared package proxy (tests/containers/apt-proxy replaces one that no longer answers)."""
+    return sh(str(REPO / "tests/containers/apt-proxy"), "up").strip().splitlines()[-1]
 
 
 @dataclass

@@ -19,7 +19,7 @@ import pytest
 
 from tests.helpers import PlaybookRun, run_playbook
 from tests.migration.stack import (
-    CLIENT_CIDR, ZONE, Stack, Writer, apt_proxy_url, remove_apt_proxy, seed_aws, seed_dns, sh, site_records,
+    CLIENT_CIDR, ZONE, Stack, Writer, apt_proxy_url, seed_aws, seed_dns, sh, site_records,
 )
 
 pytestmark = [pytest.mark.migration, pytest.mark.containers, pytest.mark.emulator, pytest.mark.slow]
@@ -136,7 +136,6 @@ def built(request, emulator, tmp_path_factory):
         if not KEEP:
             for stack in stacks.values():
                 stack.destroy()
-            remove_apt_proxy()
 
 
 @pytest.fixture(scope="module", params=ENGINES)

@@ -9,6 +9,7 @@ through the bastion into the containers, the SES SMTP and Slack doubles' own rec
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import threading
 import time
@@ -27,6 +28,9 @@ from tests.localcloud.emulator import Emulator
 pytestmark = [pytest.mark.e2e, pytest.mark.containers, pytest.mark.slow]
 
 PROJECT, ENV = "shopper", "local"
+# The database engine family of this run: the suite runs PostgreSQL (the inventory's default);
+# bench/e2e-engine.sh runs the same module with a MySQL-family engine (rds_engine, as a user sets it).
+ENGINE = os.environ.get("PROTEA_E2E_ENGINE", "")
 # As ansible.cfg names them (run_playbook's default leaves out the dynamic inventory).
 # Straight to the instances, whatever proxy the environment names.
 DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -42,6 +46,7 @@ class Stack:
         self.ssh_config = state / "e2e-ssh-config"
 
     def site(self, **extra) -> "object":
+        extra = ({"rds_engine": ENGINE} if ENGINE else {}) | extra
         return run_playbook("site.yml", endpoint=self.emu.endpoint, env=self.env, extra_vars=extra or None,
                             inventory=INVENTORY, timeout=3600)
 
@@ -169,6 +174,56 @@ def test_mail_from_an_instance_reaches_the_ses_double_authenticated(stack: Stack
         time.sleep(2)
     assert found, "the message never reached the SES SMTP double"
     assert found[0]["tls"] and found[0]["auth_user"].startswith("AKIA")
+    # SES applies bounce/complaint handling only to mail that names the configuration set.
+    names = [c["Name"] for c in stack.emu.client("ses").list_configuration_sets()["ConfigurationSets"]]
+    assert found[0]["configuration_set"] in names, (found[0]["configuration_set"], names)
+
+
+def test_the_in_service_alarm_has_data(stack: Stack) -> None:
+    cw = stack.emu.client("cloudwatch")
+    alarms = [a for a in cw.describe_alarms(AlarmNamePrefix=f"{PROJECT}-{ENV}")["MetricAlarms"]
+              if a["MetricName"] == "GroupInServiceInstances"]
+    assert len(alarms) == 1, [a["AlarmName"] for a in alarms]
+    alarm = alarms[0]
+    now = time.time()
+    points: list[dict] = []
+    deadline = time.monotonic() + 120  # group metrics arrive each minute
+    while not points and time.monotonic() < deadline:
+        points = cw.get_metric_statistics(
+            Namespace=alarm["Namespace"], MetricName=alarm["MetricName"], Dimensions=alarm["Dimensions"],
+            StartTime=now - 3600, EndTime=now + 300, Period=60, Statistics=["Minimum"])["Datapoints"]
+        if not points:
+            time.sleep(5)
+    assert points, f"no datapoints for the alarm's metric {alarm['Namespace']}/{alarm['MetricName']} {alarm['Dimensions']}"
+    assert min(p["Minimum"] for p in points) >= stack.asg()["MinSize"], points
+
+
+def test_the_cloudwatch_agent_files_exist_and_grow(stack: Stack) -> None:
+    ip = stack.web_ips()[0]
+    config = json.loads(stack.ssh(ip, "sudo cat /opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json").stdout)
+    files = [f["file_path"] for f in config["logs"]["logs_collected"]["files"]["collect_list"]]
+    assert files
+
+    def sizes() -> dict[str, int]:
+        out = stack.ssh(ip, "sudo stat -c '%n %s' " + " ".join(files), check=False)
+        assert out.returncode == 0, f"a file the agent tails does not exist: {out.stderr}"
+        return {name: int(size) for name, size in (line.rsplit(" ", 1) for line in out.stdout.splitlines())}
+
+    before = sizes()
+    token = uuid.uuid4().hex
+    for _ in range(3):
+        stack.http(ip, "GET", f"/api/zones/{token}/visits")
+    stack.ssh(ip, f"logger -t e2e {token}")
+    deadline = time.monotonic() + 30
+    grown: set[str] = set()
+    while time.monotonic() < deadline:
+        after = sizes()
+        grown = {f for f in files if after[f] > before[f]}
+        if grown >= {f for f in files if "error" not in f}:
+            break
+        time.sleep(2)
+    # nginx's error log only grows on errors; every other file must grow with traffic.
+    assert grown >= {f for f in files if "error" not in f}, (before, after)
 
 
 def test_an_alarm_reaches_the_slack_double(stack: Stack) -> None:
@@ -183,6 +238,30 @@ def test_an_alarm_reaches_the_slack_double(stack: Stack) -> None:
         time.sleep(1)
     assert len(stack.slack.messages) > before, "no Slack message for the alarm"
     assert alarm["AlarmName"] in json.dumps(stack.slack.messages[-1])
+
+
+def test_backup_events_reach_email_and_the_slack_double(stack: Stack) -> None:
+    backup, sns = stack.emu.client("backup"), stack.emu.client("sns")
+    vaults = [v["BackupVaultName"] for v in backup.list_backup_vaults()["BackupVaultList"]
+              if v["BackupVaultName"].startswith(f"{PROJECT}-{ENV}")]
+    assert len(vaults) == 1, vaults
+    topic = backup.get_backup_vault_notifications(BackupVaultName=vaults[0])["SNSTopicArn"]
+    protocols = {s["Protocol"] for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]}
+    assert {"email", "lambda"} <= protocols, protocols
+    plans = [p["BackupPlanId"] for p in backup.list_backup_plans()["BackupPlansList"]
+             if p["BackupPlanName"].startswith(f"{PROJECT}-{ENV}")]
+    selections = [backup.get_backup_selection(BackupPlanId=plan, SelectionId=s["SelectionId"])["BackupSelection"]
+                  for plan in plans for s in backup.list_backup_selections(BackupPlanId=plan)["BackupSelectionsList"]]
+    assert selections and selections[0]["Resources"], selections
+    before = len(stack.slack.messages)
+    job = backup.start_backup_job(BackupVaultName=vaults[0], ResourceArn=selections[0]["Resources"][0],
+                                  IamRoleArn=selections[0]["IamRoleArn"])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(job["BackupJobId"] in json.dumps(m)
+                                                  for m in stack.slack.messages[before:]):
+        time.sleep(1)
+    assert any(job["BackupJobId"] in json.dumps(m) for m in stack.slack.messages[before:]), \
+        "no Slack message for the backup job"
 
 
 def test_second_site_run_changes_nothing(stack: Stack) -> None:

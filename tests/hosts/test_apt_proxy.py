@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import time
+from typing import Iterator
 
 import pytest
 
@@ -19,12 +20,13 @@ from tests.helpers import REPO
 pytestmark = [pytest.mark.containers]
 
 SCRIPT = REPO / "tests/containers/apt-proxy"
-NAME = "protea-apt-proxy"
+# A proxy of its own: the shared one serves the scenarios that may run at the same time.
+NAME, ADDRESS = "protea-apt-proxy-killtest", "10.213.250.252"
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "CONTAINERS_CONF": os.environ.get("CONTAINERS_CONF",
-                                                            str(REPO / "tests/containers/containers.conf"))}
+    return {**os.environ, "PROTEA_APT_PROXY_NAME": NAME, "PROTEA_APT_PROXY_ADDRESS": ADDRESS,
+            "CONTAINERS_CONF": os.environ.get("CONTAINERS_CONF", str(REPO / "tests/containers/containers.conf"))}
 
 
 def _run(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -46,7 +48,13 @@ def _up() -> str:
     return proc.stdout.strip().splitlines()[-1]
 
 
-def test_a_proxy_left_running_by_a_killed_session_is_replaced() -> None:
+@pytest.fixture
+def own_proxy() -> Iterator[None]:
+    yield
+    _run(str(SCRIPT), "down")
+
+
+def test_a_proxy_left_running_by_a_killed_session_is_replaced(own_proxy: None) -> None:
     url = _up()
     assert _answers(url)
     pids = _run("podman", "inspect", "-f", "{{.State.Pid}} {{.State.ConmonPid}}", NAME).stdout.split()

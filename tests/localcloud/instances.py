@@ -28,6 +28,7 @@ from a local RDS CA (rdstls.py) and refuses plaintext as its parameter group say
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import http.server
 import ipaddress
@@ -36,6 +37,7 @@ import os
 import shlex
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import traceback
@@ -98,6 +100,48 @@ def cleanup(cid: str) -> None:
     imgs = podman("images", "-q", "--filter", flt, "--filter", f"reference={AMI_REPO}", check=False).stdout.split()
     if imgs:
         podman("rmi", "-f", *sorted(set(imgs)), check=False)
+
+
+def _owner_lock_path(cid: str) -> Path:
+    return Path(tempfile.gettempdir()) / f"protea-lc-{cid}.lock"
+
+
+def hold_owner_lock(cid: str) -> Any:
+    """Mark cloud ``cid`` as alive for as long as the returned file stays open (this process)."""
+    fh = open(_owner_lock_path(cid), "w")  # noqa: SIM115 - held for the process's lifetime
+    fcntl.flock(fh, fcntl.LOCK_EX)  # waits while a reaper is removing this id's leftovers
+    return fh
+
+
+def clouds_on_machine() -> set[str]:
+    """Cloud ids that own a container or a network on this machine."""
+    flt = f"label={LABEL}"
+    ids = set(podman("ps", "-a", "--filter", flt, "--format", f'{{{{index .Labels "{LABEL}"}}}}',
+                     check=False).stdout.split())
+    nets = podman("network", "ls", "-q", "--filter", flt, check=False).stdout.split()
+    if nets:
+        out = podman("network", "inspect", *nets, check=False).stdout
+        ids |= {(n.get("labels") or {}).get(LABEL, "") for n in json.loads(out or "[]")}
+    return ids - {""}
+
+
+def reap_dead_clouds(keep: str = "", among: set[str] | None = None) -> list[str]:
+    """Remove the leftovers of clouds whose emulator process is gone (a killed session, a
+    crash): their networks hold subnets a new cloud needs, their containers hold addresses.
+    A cloud is alive while its process holds its owner lock; ``keep`` is never reaped;
+    ``among`` limits the candidates (tests)."""
+    reaped = []
+    found = clouds_on_machine() if among is None else clouds_on_machine() & among
+    for cid in sorted(found - {keep}):
+        try:
+            with open(_owner_lock_path(cid), "a") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                cleanup(cid)
+                fcntl.flock(fh, fcntl.LOCK_UN)
+            reaped.append(cid)
+        except BlockingIOError:
+            continue  # alive: another emulator owns it
+    return reaped
 
 
 # --- moto access -----------------------------------------------------------------------------
@@ -279,7 +323,10 @@ class Reconciler(threading.Thread):
     # ---- lifecycle
     def run(self) -> None:
         log(f"reconciler started (cloud {self.cid}, state dir {self.state_dir})")
+        self._owner_lock = hold_owner_lock(self.cid)
         cleanup(self.cid)  # leftovers of an earlier run with the same state dir
+        for dead in reap_dead_clouds(keep=self.cid):
+            log(f"removed the leftovers of cloud {dead} (its emulator is gone)")
         rdstls.ca(self.rds_ca_dir)  # the local RDS CA bundle exists from the start (for roles on the host)
         self._ensure_apt_proxy()
         self._build_cwagent_package()

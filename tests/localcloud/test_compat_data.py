@@ -5,6 +5,8 @@ behaviour on a server started without it (stock_emulator: every patch disabled).
 """
 from __future__ import annotations
 
+import json
+
 import botocore.exceptions
 import pytest
 
@@ -115,6 +117,47 @@ def test_backup_vault_notifications_without_patch(stock_emulator):
     backup.create_backup_vault(BackupVaultName="v")
     assert _http_status(backup.put_backup_vault_notifications, BackupVaultName="v", SNSTopicArn=TOPIC,
                         BackupVaultEvents=["BACKUP_JOB_COMPLETED"]) == 404
+
+
+def _job_setup(emu):
+    """A vault that notifies a topic, an SQS queue subscribed to it (to read what SNS delivers),
+    and the role AWS Backup assumes."""
+    iam, sns, sqs, backup = (emu.client(s) for s in ("iam", "sns", "sqs", "backup"))
+    role = iam.create_role(RoleName="backup", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    topic = sns.create_topic(Name="backup-events")["TopicArn"]
+    queue = sqs.create_queue(QueueName="backup-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    backup.create_backup_vault(BackupVaultName="v")
+    return backup, sqs, queue, role, topic
+
+
+def test_backup_jobs_notify_the_vaults_topic(clean_emulator):
+    backup, sqs, queue, role, topic = _job_setup(clean_emulator)
+    backup.put_backup_vault_notifications(BackupVaultName="v", SNSTopicArn=topic,
+                                          BackupVaultEvents=["BACKUP_JOB_COMPLETED"])
+    resource = "arn:aws:elasticfilesystem:af-south-1:123456789012:file-system/fs-0123456789abcdef0"
+    job = backup.start_backup_job(BackupVaultName="v", ResourceArn=resource, IamRoleArn=role)
+    got = backup.describe_backup_job(BackupJobId=job["BackupJobId"])
+    assert (got["State"], got["ResourceArn"], got["RecoveryPointArn"]) == ("COMPLETED", resource, job["RecoveryPointArn"])
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", [])
+    bodies = [json.loads(m["Body"]) for m in messages]
+    # Only the event type the vault asked for (COMPLETED, not STARTED).
+    assert len(bodies) == 1, bodies
+    assert job["BackupJobId"] in bodies[0]["Message"] and resource in bodies[0]["Message"]
+    attrs = {k: v["Value"] for k, v in bodies[0]["MessageAttributes"].items()}
+    assert (attrs["EventType"], attrs["State"], attrs["Id"]) == ("BACKUP_JOB", "COMPLETED", job["BackupJobId"])
+    assert _error(backup.start_backup_job, BackupVaultName="v", ResourceArn=resource,
+                  IamRoleArn="arn:aws:iam::123456789012:role/missing") == "InvalidParameterValueException"
+    assert _error(backup.describe_backup_job, BackupJobId="NOPE") == "ResourceNotFoundException"
+
+
+def test_backup_jobs_without_patch(stock_emulator):
+    assert "backup-jobs" in stock_emulator.info["disabled"]
+    backup = stock_emulator.client("backup")
+    backup.create_backup_vault(BackupVaultName="v")
+    assert _http_status(backup.start_backup_job, BackupVaultName="v", IamRoleArn=ROLE,
+                        ResourceArn="arn:aws:elasticfilesystem:af-south-1:123456789012:file-system/fs-1") == 404
 
 
 def _plan(backup):

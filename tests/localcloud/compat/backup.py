@@ -180,6 +180,89 @@ def _apply_selections():
     BackupBackend.delete_backup_plan = delete_backup_plan
 
 
+_JOBS = "{0}/backup-jobs/?$"
+_JOB = "{0}/backup-jobs/(?P<id>[^/]+)$"
+
+
+def _job_events(job: dict, conf: dict) -> list[tuple[str, str, dict]]:
+    """The (message, subject, attributes) a vault with notification ``conf`` sends for ``job``:
+    a started and a completed notification, each when its event type is in the vault's list."""
+    out = []
+    for event, state, text in (("BACKUP_JOB_STARTED", "CREATED", "An AWS Backup job was started."),
+                               ("BACKUP_JOB_COMPLETED", "COMPLETED", "An AWS Backup job was completed successfully.")):
+        if event not in conf["BackupVaultEvents"]:
+            continue
+        lines = [text]
+        if state == "COMPLETED":
+            lines.append(f"Recovery point ARN : {job['RecoveryPointArn']}")
+        lines += [f"Resource ARN : {job['ResourceArn']}", f"BackupJob ID : {job['BackupJobId']}"]
+        attrs = {"EventType": "BACKUP_JOB", "State": state, "Id": job["BackupJobId"],
+                 "AccountId": job["AccountId"], "StartTime": job["CreationDate"]}
+        out.append((" ".join(lines), "Notification from AWS Backup",
+                    {k: {"Type": "String", "Value": str(v)} for k, v in attrs.items()}))
+    return out
+
+
+def _apply_backup_jobs():
+    from moto.backup import urls
+    from moto.backup.responses import BackupResponse
+    from moto.core.exceptions import JsonRESTError
+    from moto.core.utils import unix_time
+    from moto.iam.models import iam_backends
+    from moto.moto_api._internal import mock_random
+    from moto.sns.models import sns_backends
+
+    def _jobs(backend):
+        if not hasattr(backend, "protea_jobs"):
+            backend.protea_jobs = {}
+        return backend.protea_jobs
+
+    def start_backup_job(self):
+        backend = self.backup_backend
+        vault = backend.describe_backup_vault(self._get_param("BackupVaultName"))
+        resource, role = self._get_param("ResourceArn") or "", self._get_param("IamRoleArn") or ""
+        role_name = role.rsplit("/", 1)[-1]
+        iam = iam_backends[backend.account_id]["global"]
+        if not role.startswith("arn:") or role_name not in {r.name for r in iam.roles.values()}:
+            raise JsonRESTError("InvalidParameterValueException", f"IAM Role arn {role} is not valid")
+        if not resource.startswith("arn:"):
+            raise JsonRESTError("InvalidParameterValueException", f"Invalid ResourceArn {resource}")
+        job_id = str(mock_random.uuid4()).upper()
+        now = unix_time()
+        job = {"BackupJobId": job_id, "AccountId": backend.account_id, "BackupVaultName": vault.backup_vault_name,
+               "BackupVaultArn": vault.backup_vault_arn, "ResourceArn": resource, "IamRoleArn": role,
+               "RecoveryPointArn": f"arn:aws:backup:{backend.region_name}:{backend.account_id}:recovery-point:"
+                                   f"{str(mock_random.uuid4()).upper()}",
+               "CreationDate": now, "CompletionDate": now, "State": "COMPLETED", "PercentDone": "100.0",
+               "ResourceType": resource.split(":")[2].upper() if resource.count(":") >= 2 else ""}
+        _jobs(backend)[job_id] = job
+        # The job completes at once; the vault's topic hears what its event list asks for.
+        conf = getattr(vault, "protea_notifications", None)
+        if conf:
+            parts = conf["SNSTopicArn"].split(":")
+            for message, subject, attrs in _job_events(job, conf):
+                sns_backends[parts[4]][parts[3]].publish(message, arn=conf["SNSTopicArn"], subject=subject,
+                                                          message_attributes=attrs)
+        body = {"BackupJobId": job_id, "RecoveryPointArn": job["RecoveryPointArn"], "CreationDate": now,
+                "IsParent": False}
+        return json.dumps(body), _JSON
+
+    def describe_backup_job(self):
+        job_id = self.path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        job = _jobs(self.backup_backend).get(job_id)
+        if job is None:
+            raise JsonRESTError("ResourceNotFoundException", f"Backup job {job_id} not found")
+        return json.dumps(job), _JSON
+
+    BackupResponse.start_backup_job = start_backup_job
+    BackupResponse.describe_backup_job = describe_backup_job
+    items = list(urls.url_paths.items())
+    urls.url_paths.clear()
+    urls.url_paths[_JOBS] = urls.response.dispatch
+    urls.url_paths[_JOB] = urls.response.dispatch
+    urls.url_paths.update(items)
+
+
 PATCHES = [
     Patch(
         name="backup-vault-access-denied",
@@ -208,5 +291,17 @@ PATCHES = [
         doc="AWS Backup API Reference, CreateBackupSelection / GetBackupSelection: "
         "https://docs.aws.amazon.com/aws-backup/latest/devguide/API_CreateBackupSelection.html",
         apply=_apply_selections,
+    ),
+    Patch(
+        name="backup-jobs",
+        api="backup:StartBackupJob, DescribeBackupJob (with the vault's SNS notifications)",
+        moto_does="Not implemented (404): no job runs, so a vault's notification topic never hears of one.",
+        aws_does="Starts an on-demand backup of a resource into a vault with the given IAM role; the vault "
+        "publishes BACKUP_JOB_STARTED / BACKUP_JOB_COMPLETED notifications (text message with the job ID, "
+        "resource and recovery point; attributes EventType, State, Id) to its SNS topic when its "
+        "notification configuration lists those events. Here the job completes at once.",
+        doc="AWS Backup Developer Guide, Amazon SNS notifications to track AWS Backup events; API Reference, "
+        "StartBackupJob: https://docs.aws.amazon.com/aws-backup/latest/devguide/API_StartBackupJob.html",
+        apply=_apply_backup_jobs,
     ),
 ]

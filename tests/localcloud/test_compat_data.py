@@ -227,6 +227,17 @@ def test_rds_engine_default_parameters(clean_emulator):
         "ParameterValue": "1", "Source": "user", "DataType": "boolean", "IsModifiable": True}
 
 
+def test_rds_static_parameter_only_on_reboot(clean_emulator):
+    rds = clean_emulator.client("rds")
+    assert _params(rds, "pg16", "postgres16")["shared_preload_libraries"]["ApplyType"] == "static"
+    change = {"ParameterName": "shared_preload_libraries", "ParameterValue": "pg_stat_statements"}
+    assert _error(rds.modify_db_parameter_group, DBParameterGroupName="pg16",
+                  Parameters=[{**change, "ApplyMethod": "immediate"}]) == "InvalidParameterCombination"
+    rds.modify_db_parameter_group(DBParameterGroupName="pg16", Parameters=[{**change, "ApplyMethod": "pending-reboot"}])
+    after = {p["ParameterName"]: p for p in rds.describe_db_parameters(DBParameterGroupName="pg16")["Parameters"]}
+    assert after["shared_preload_libraries"]["ParameterValue"] == "pg_stat_statements"
+
+
 def _set(rds, group, **values):
     rds.modify_db_parameter_group(DBParameterGroupName=group, Parameters=[
         {"ParameterName": k, "ParameterValue": v, "ApplyMethod": "immediate"} for k, v in values.items()])

@@ -113,6 +113,8 @@ class Stack:
                              "ansible_python_interpreter": "/usr/bin/python3"}},
             "legacy": {"hosts": {self.name("legacy"): legacy}},
             "rds": {"hosts": {self.name("rds"): {"mig_engine": self.engine}}},
+            # tests/containers/db_tls.yml: the RDS stand-in serves TLS only, for its engine.
+            "db_servers": {"hosts": {self.name("rds"): {"db_tls_engines": [self.engine]}}},
             "web": {"hosts": {self.name("web"): {"mig_engine": self.engine}}},
         }
         directory.mkdir(parents=True, exist_ok=True)

@@ -59,13 +59,12 @@ class Mig:
     def migrate(self, tags: str, check: bool = False, **extra) -> PlaybookRun:
         # Test glue, as an environment's inventory would set it: the containers' paths,
         # the test network as the VPC, the web container as the new front door (an
-        # address: there is no CloudFront here). The MariaDB stand-in has no TLS.
+        # address: there is no CloudFront here). The RDS stand-in serves TLS only.
         extra_vars = {
             "rds_engine": self.engine,
             "migrate_files_source": "/srv/shopper/",
             "migrate_files_mount": "/mnt/efs-new",
             "migrate_files_dest": "/mnt/efs-new/app/",
-            "migrate_db_target_tls": self.engine == "postgres",
             "migrate_db_replication_client_cidr": CLIENT_CIDR,
             "migrate_dns_new_address": self.new,
             "migrate_new_health_url": f"http://{self.new}/healthz",
@@ -127,6 +126,7 @@ def built(request, emulator, tmp_path_factory):
         inventories = [str(stack.inventory(tmp / stack.engine)) for stack in stacks.values()]
         setup = run_playbook("tests/migration/setup.yml", inventory=inventories,
                              extra_vars={"mig_apt_proxy_url": proxy, "mig_rds_endpoint": endpoint,
+                                         "db_tls_dir": str(tmp / "db-tls"), "db_tls_server_name": endpoint,
                                          "mig_client_cidr": CLIENT_CIDR, **passwords})
         assert setup.rc == 0, setup.explain()
         for stack in stacks.values():

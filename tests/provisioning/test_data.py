@@ -23,8 +23,9 @@ NAME = "shopper-local"
 DB = f"{NAME}-db"
 PASSWORD = "/shopper/local/rds/master-password"
 DR_REGION = "eu-west-1"
-# One engine parameter beyond the TLS one (any real parameter of the family must work).
-EXTRA_PARAMETERS = {"log_min_duration_statement": 500}
+# Engine parameters beyond the TLS one: any real parameter of the family must work, a
+# static one too (AWS refuses to apply those immediately).
+EXTRA_PARAMETERS = {"log_min_duration_statement": 500, "shared_preload_libraries": "pg_stat_statements"}
 OPTIONS = {"backup_copy_region": DR_REGION, "backup_include_rds": True, "rds_extra_parameters": EXTRA_PARAMETERS}
 
 
@@ -132,6 +133,8 @@ def test_rds_parameter_group_forces_tls(stack):
     assert params["rds.force_ssl"]["ParameterValue"] == "1"
     # rds_extra_parameters: applied as AWS reports a user-set value.
     assert (params["log_min_duration_statement"]["ParameterValue"], params["log_min_duration_statement"]["Source"]) == ("500", "user")
+    static = params["shared_preload_libraries"]
+    assert (static["ParameterValue"], static["ApplyType"], static["ApplyMethod"]) == ("pg_stat_statements", "static", "pending-reboot")
 
 
 def test_rds_extra_parameter_the_family_lacks_fails_the_run(stack):

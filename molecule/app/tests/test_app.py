@@ -121,7 +121,7 @@ def test_healthz_names_the_database_when_it_is_down(host):
 
 
 # --- Database TLS: verified, for both drivers ----------------------------------------
-# The database server (molecule/app/db_tls.yml) refuses plain text and presents a
+# The database server (tests/containers/db_tls.yml) refuses plain text and presents a
 # certificate from a test CA naming app-db-debian12. The postgres instance downloaded
 # that CA from a URL, the mariadb instance found it on the host.
 BUNDLES = {"shopper": "/etc/shopper/db-ca-bundle.pem", "shopper-mariadb": "/usr/local/share/protea-test/db-ca.pem"}

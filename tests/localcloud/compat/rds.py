@@ -113,6 +113,12 @@ def _apply_engine_defaults():
             for new in new_parameters:
                 if new["ParameterName"] not in self.parameters:
                     raise RDSClientError("InvalidParameterValue", f"Could not find parameter with name: {new['ParameterName']}")
+            # A static parameter takes effect only on reboot: AWS refuses to apply it immediately.
+            for new in new_parameters:
+                param = self.parameters[new["ParameterName"]]
+                if param.get("ApplyType") == "static" and new.get("ApplyMethod") == "immediate":
+                    raise RDSClientError("InvalidParameterCombination",
+                                         "cannot use immediate apply method for static parameter")
         for new in new_parameters:
             param = self.parameters[new["ParameterName"]]
             param.update(new)
@@ -268,9 +274,12 @@ PATCHES = [
         "name, and modified parameters lose DataType/IsModifiable.",
         aws_does="A new group lists its family's engine-default parameters (the engine's settings plus the rds.* ones, with "
         "DataType, AllowedValues, ApplyType, IsModifiable, Source engine-default); a modified one keeps them with Source user; "
-        "a name the family does not have is refused (InvalidParameterValue, Could not find parameter with name).",
+        "a name the family does not have is refused (InvalidParameterValue, Could not find parameter with name); a static "
+        "parameter with ApplyMethod immediate is refused (InvalidParameterCombination).",
         doc="Amazon RDS API Reference, DescribeDBParameters / Parameter / ModifyDBParameterGroup: "
-        "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_Parameter.html",
+        "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_Parameter.html; RDS User Guide, "
+        "Modifying parameters in a DB parameter group (static parameters need pending-reboot): "
+        "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithParamGroups.Modifying.html",
         apply=_apply_engine_defaults,
     ),
     Patch(

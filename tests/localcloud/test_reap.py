@@ -49,5 +49,7 @@ def test_a_dead_clouds_networks_are_removed_and_a_live_ones_kept() -> None:
         _podman("network", "create", "--subnet", nets[dead][1], f"{instances.PREFIX}reaptest-again-{tag}")
     finally:
         lock.close()
+        for cid in (dead, live):
+            instances._owner_lock_path(cid).unlink(missing_ok=True)
         for name in (nets[dead][0], nets[live][0], f"{instances.PREFIX}reaptest-again-{tag}"):
             _podman("network", "rm", "-f", name, check=False)

@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 
 import pytest
 
+from tests.lanes import lane_of
 from tests.localcloud.__main__ import ensure_ssh_key
 from tests.localcloud.emulator import Emulator
 
@@ -83,28 +84,16 @@ def stock_emulator(emulator_factory: Callable[..., Emulator]) -> Emulator:
     return emulator_factory(disable=[p.name for p in compat.all_patches()])
 
 
-# Two lanes when ./scripts/test runs pytest with -n 2 (pytest-xdist): the suite waits on
-# containers and emulators about half the time, so two lanes fill the two cores. Lane
-# "clouds" holds everything that starts an instance-mode local cloud (they must not
-# overlap: their subnets are the same); lane "hosts" the molecule scenarios (their
-# containers, names and double ports are their own) and the emulator-only tiers. Each lane
-# runs its tests in file order, as a serial run would. (A scheduler of our own: xdist's
-# loadgroup marks do not reach the scheduler with pytest 9, whose node ids are immutable.)
-LANES = {"e2e": "clouds", "hosts": "clouds", "localcloud": "clouds", "migration": "clouds",
-         "molecule": "hosts", "provisioning": "hosts", "unit": "hosts"}
-
-
-def lane_of(nodeid: str) -> str:
-    parts = nodeid.split("/")
-    return LANES.get(parts[1] if len(parts) > 2 and parts[0] == "tests" else "", "hosts")
-
-
+# Two lanes side by side when ./scripts/test runs pytest -n 2 (tests/lanes.py): the suite waits
+# on containers and emulators about half the time, so two lanes fill the two cores. A scheduler
+# of our own: xdist's loadgroup marks do not reach the scheduler with pytest 9 (node ids are
+# immutable there).
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     from xdist.scheduler import LoadScopeScheduling
 
     class LaneScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return lane_of(nodeid)
+            return lane_of(nodeid.split("::", 1)[0])
 
     return LaneScheduling(config, log)
 

@@ -1,0 +1,17 @@
+"""The suite's two lanes (./scripts/test runs pytest -n 2; the scheduler is in tests/conftest.py).
+
+Lane "clouds" holds everything that starts an instance-mode local cloud (they must not overlap:
+their subnets are the same); lane "hosts" the molecule scenarios (their containers, names and
+double ports are their own) and the emulator-only tiers. Each lane runs its tests in file order.
+No imports: scripts/fresh-machine-check reads it with the system Python.
+"""
+from __future__ import annotations
+
+LANES = {"e2e": "clouds", "hosts": "clouds", "localcloud": "clouds", "migration": "clouds",
+         "molecule": "hosts", "provisioning": "hosts", "unit": "hosts"}
+
+
+def lane_of(nodeid: str) -> str:
+    """The lane of a test (node id or path under tests/); unknown groups go to "hosts"."""
+    parts = nodeid.split("/")
+    return LANES.get(parts[1] if len(parts) > 2 and parts[0] == "tests" else "", "hosts")

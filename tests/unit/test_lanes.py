@@ -1,0 +1,32 @@
+"""The suite's lanes (tests/lanes.py): every test directory has one, and everything that starts
+an instance-mode local cloud (or breaks shared test resources on purpose) is in lane "clouds",
+where such tests run one after another."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.helpers import REPO
+from tests.lanes import LANES, lane_of
+
+
+def _test_dirs() -> set[str]:
+    return {p.parent.relative_to(REPO / "tests").parts[0] for p in (REPO / "tests").rglob("test_*.py")}
+
+
+def test_every_test_directory_has_a_lane() -> None:
+    assert _test_dirs() <= set(LANES), sorted(_test_dirs() - set(LANES))
+    assert set(LANES.values()) == {"clouds", "hosts"}
+
+
+def test_instance_mode_clouds_share_one_lane() -> None:
+    starters = [p for p in (REPO / "tests").rglob("test_*.py") if p != Path(__file__).resolve()
+                and ("instances=True" in p.read_text() or "apt-proxy" in p.read_text() and "killtest" in p.read_text())]
+    assert starters, "no test starts an instance-mode cloud: this check looks at the wrong thing"
+    lanes = {str(p.relative_to(REPO)): lane_of(str(p.relative_to(REPO))) for p in starters}
+    assert set(lanes.values()) == {"clouds"}, lanes
+
+
+def test_lane_of_a_node_id() -> None:
+    assert lane_of("tests/e2e/test_site.py") == "clouds"
+    assert lane_of("tests/molecule/test_scenarios.py") == "hosts"
+    assert lane_of("conftest.py") == "hosts"

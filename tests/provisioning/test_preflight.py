@@ -47,6 +47,11 @@ class Case:
 
 
 CASES = [
+    # 3 AZs: 3 NAT gateways + 3 bastions = 6 Elastic IPs > AWS's default 5 (AddressLimitExceeded).
+    Case("elastic_ips_over_quota", {"vpc_azs": ["af-south-1a", "af-south-1b", "af-south-1c"]},
+         ("vpc_azs (3 AZs) with vpc_nat_gateway_mode 'per_az' and bastion_count 3 need 6 Elastic IP addresses",
+          "over preflight_elastic_ip_quota 5",
+          "set vpc_nat_gateway_mode to single or set bastion_count to 2 " + FIX_WHERE)),
     Case("vpc_cidr_invalid", {"vpc_cidr": "10.0.0.0/33"},
          ("vpc_cidr '10.0.0.0/33' is not a valid IPv4 CIDR: set vpc_cidr to a private range such as 10.20.0.0/16 " + FIX_WHERE,)),
     Case("vpc_cidr_host_bits", {"vpc_cidr": "10.20.1.0/16"},
@@ -237,6 +242,16 @@ def test_local_inventory_defaults_pass(emulator):
     assert run.rc == 0, run.explain()
     assert f"Preflight passed: {', '.join(CHECK_FILES)} checks found no problem." in flat(run.stdout), run.explain()
     assert run.failed == 0 and run.changed == 0, run.explain()
+    assert emulator.call_count() == before
+
+
+@pytest.mark.parametrize("fix", [{"vpc_nat_gateway_mode": "single"}, {"bastion_count": 2}], ids=["single-nat", "two-bastions"])
+def test_elastic_ip_fixes_named_in_the_message_pass(emulator, fix):
+    before = emulator.call_count()
+    run = run_playbook(PREFLIGHT, endpoint=emulator.endpoint, timeout=300,
+                       extra_vars={"vpc_azs": ["af-south-1a", "af-south-1b", "af-south-1c"], **fix})
+    assert run.rc == 0, run.explain()
+    assert "Preflight passed:" in flat(run.stdout), run.explain()
     assert emulator.call_count() == before
 
 

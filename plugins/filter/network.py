@@ -199,6 +199,27 @@ def security_group_rules_that_fit(weight_each, quota, used=0):
     return max(0, (quota - used) // weight_each)
 
 
+def elastic_ip_demand(az_count, nat_gateway_mode, bastions, quota):
+    """Elastic IPs the network tier holds against the Region's quota, and the fixes that fit.
+
+    Each NAT gateway (one per AZ in ``per_az`` mode, one in ``single``) and each bastion holds
+    one address. Returns {nat, bastions, needed, quota, over, fixes}: ``fixes`` names only
+    changes that would bring the plan within the quota by themselves."""
+    az_count = _whole(az_count, "elastic_ip_demand: az_count", minimum=0)
+    bastions = _whole(bastions, "elastic_ip_demand: bastions", minimum=0)
+    quota = _whole(quota, "elastic_ip_demand: quota", minimum=0)
+    nat = az_count if nat_gateway_mode == "per_az" else 1
+    needed = nat + bastions
+    fixes = []
+    if needed > quota:
+        if nat_gateway_mode == "per_az" and nat > 1 and 1 + bastions <= quota:
+            fixes.append("set vpc_nat_gateway_mode to single")
+        if 1 <= quota - nat < bastions:
+            fixes.append(f"set bastion_count to {quota - nat}")
+    return {"nat": nat, "bastions": bastions, "needed": needed, "quota": quota, "over": needed > quota,
+            "fixes": fixes}
+
+
 class FilterModule:
     """Network planning filters."""
 
@@ -208,4 +229,5 @@ class FilterModule:
             "prefix_list_weight": prefix_list_weight,
             "security_group_rule_count": security_group_rule_count,
             "security_group_rules_that_fit": security_group_rules_that_fit,
+            "elastic_ip_demand": elastic_ip_demand,
         }

@@ -13,6 +13,7 @@ from ansible.errors import AnsibleFilterError
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "plugins" / "filter"))
 from network import (  # noqa: E402
+    elastic_ip_demand,
     FilterModule,
     prefix_list_weight,
     security_group_rule_count,
@@ -124,3 +125,24 @@ def test_callable_by_fqcn_from_ansible():
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads(proc.stdout.split("=>", 1)[1])["msg"] == [110, 1]
+
+
+@pytest.mark.parametrize(
+    ("azs", "mode", "bastions", "quota", "needed", "over", "fixes"),
+    [
+        (2, "per_az", 2, 5, 4, False, []),
+        (3, "per_az", 3, 5, 6, True, ["set vpc_nat_gateway_mode to single", "set bastion_count to 2"]),
+        (3, "single", 3, 5, 4, False, []),
+        (5, "per_az", 1, 5, 6, True, ["set vpc_nat_gateway_mode to single"]),  # no bastion count fits
+        (3, "per_az", 5, 5, 8, True, ["set bastion_count to 2"]),  # single: 1 + 5 > 5
+        (4, "single", 6, 5, 7, True, ["set bastion_count to 4"]),
+    ],
+)
+def test_elastic_ip_demand(azs, mode, bastions, quota, needed, over, fixes):
+    got = elastic_ip_demand(azs, mode, bastions, quota)
+    assert (got["needed"], got["over"], got["fixes"]) == (needed, over, fixes)
+    for fix in fixes:  # every named fix passes by itself
+        value = fix.rsplit(" ", 1)[-1]
+        after = (elastic_ip_demand(azs, value, bastions, quota) if "nat_gateway_mode" in fix
+                 else elastic_ip_demand(azs, mode, int(value), quota))
+        assert not after["over"], (fix, after)

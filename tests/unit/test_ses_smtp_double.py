@@ -8,11 +8,12 @@ import ssl
 
 import pytest
 
-from tests.doubles.ses_smtp_double import SesSmtpDouble, endpoint_name, ses_smtp_password
+from tests.doubles.ses_smtp_double import SesSmtpDouble, endpoint_name, parse_headers, ses_smtp_password
 
 REGION = "eu-west-1"
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+SET = "shopper-test-events"
 MSG = "From: shop@shop.example\r\nTo: ops@example.org\r\nSubject: double test\r\n\r\nhello\r\n"
 
 
@@ -22,14 +23,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _running(tmp_path_factory, name: str, **options):
+    base = tmp_path_factory.mktemp(name)
+    return SesSmtpDouble(host="127.0.0.1", port=_free_port(), region=REGION, credentials={KEY_ID: SECRET},
+                         tls_dir=base / "tls", store=base / "store", **options)
+
+
 @pytest.fixture(scope="module")
 def double(tmp_path_factory):
-    base = tmp_path_factory.mktemp("ses-double")
-    d = SesSmtpDouble(
-        host="127.0.0.1", port=_free_port(), region=REGION, credentials={KEY_ID: SECRET},
-        tls_dir=base / "tls", store=base / "store", verified_domains=("shop.example",),
-    )
-    with d:
+    with _running(tmp_path_factory, "ses-double", verified_domains=("shop.example",)) as d:
+        yield d
+
+
+@pytest.fixture(scope="module")
+def double_with_sets(tmp_path_factory):
+    """A double that knows one configuration set (SES refuses a header naming another)."""
+    with _running(tmp_path_factory, "ses-double-sets", configuration_sets=(SET,)) as d:
         yield d
 
 
@@ -109,3 +118,47 @@ def test_unauthenticated_and_unverified_senders_rejected(double):
     code, msg = c.docmd("MAIL FROM:<root@web-1.internal>")
     assert code == 554 and b"not verified" in msg
     c.quit()
+
+
+# --- configuration sets: the double records headers and refuses unknown sets, as SES refuses a
+# message whose X-SES-CONFIGURATION-SET names a set that does not exist.
+def _send(double, headers: str):
+    c = _client(double)
+    c.starttls(context=ssl.create_default_context(cafile=str(double.tls["ca"])))
+    c.ehlo("client.test")
+    c.login(KEY_ID, ses_smtp_password(SECRET, REGION))
+    try:
+        return c.sendmail("shop@shop.example", ["ops@example.org"], headers + "\r\nhello\r\n")
+    finally:
+        c.quit()
+
+
+def test_known_configuration_set_is_accepted_and_recorded(double_with_sets):
+    _send(double_with_sets, f"X-SES-CONFIGURATION-SET: {SET}\r\nFrom: shop@shop.example\r\nSubject: known-set\r\n")
+    msg = [m for m in double_with_sets.messages() if "known-set" in m["data"]][-1]
+    assert msg["configuration_set"] == SET
+    assert msg["headers"][:2] == [["X-SES-CONFIGURATION-SET", SET], ["From", "shop@shop.example"]]
+
+
+def test_unknown_configuration_set_is_refused_with_554(double_with_sets):
+    with pytest.raises(smtplib.SMTPDataError) as err:
+        _send(double_with_sets, "X-SES-CONFIGURATION-SET: no-such-set\r\nFrom: shop@shop.example\r\nSubject: unknown-set\r\n")
+    assert err.value.smtp_code == 554 and b"does not exist" in err.value.smtp_error
+    assert not [m for m in double_with_sets.messages() if "unknown-set" in m["data"]]
+
+
+def test_two_configuration_sets_are_refused(double_with_sets):
+    with pytest.raises(smtplib.SMTPDataError) as err:
+        _send(double_with_sets, f"X-SES-CONFIGURATION-SET: {SET}\r\nX-SES-CONFIGURATION-SET: {SET}\r\n"
+                      "From: shop@shop.example\r\nSubject: two-sets\r\n")
+    assert err.value.smtp_code == 554
+
+
+def test_mail_without_a_configuration_set_is_recorded_as_none(double_with_sets):
+    _send(double_with_sets, "From: shop@shop.example\r\nSubject: no-set\r\n")
+    msg = [m for m in double_with_sets.messages() if "no-set" in m["data"]][-1]
+    assert msg["configuration_set"] is None
+
+
+def test_folded_headers_are_unfolded():
+    assert parse_headers("Subject: a\r\n b\r\nFrom: x@y\r\n\r\nbody") == [["Subject", "a b"], ["From", "x@y"]]

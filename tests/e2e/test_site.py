@@ -140,6 +140,21 @@ def test_private_instances_only_through_the_bastion(stack: Stack) -> None:
     assert ip in via.stdout.split()
 
 
+def test_bastions_are_hardened_and_still_jump(stack: Stack) -> None:
+    # The only internet-facing sshd: base's hardening, no root login, forwarding for ProxyJump only.
+    for bastion in stack.instances("bastion"):
+        out = subprocess.run(["ssh", "-F", str(stack.ssh_config), "-o", f"HostName={bastion['PublicIpAddress']}",
+                              "bastion", "sudo sshd -T"], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        effective = dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
+        assert {k: effective.get(k) for k in ("permitrootlogin", "passwordauthentication", "allowtcpforwarding",
+                                              "allowagentforwarding", "x11forwarding", "permittunnel")} == {
+            "permitrootlogin": "no", "passwordauthentication": "no", "allowtcpforwarding": "local",
+            "allowagentforwarding": "no", "x11forwarding": "no", "permittunnel": "no"}, bastion["InstanceId"]
+    # ProxyJump still works through the hardened bastion (local forwarding).
+    assert stack.ssh(stack.web_ips()[0], "true").returncode == 0
+
+
 def test_every_web_instance_is_healthy(stack: Stack) -> None:
     ips = stack.web_ips()
     assert len(ips) >= 2

@@ -42,7 +42,7 @@ def test_sshd_is_running_with_a_valid_config(host):
     ("permitemptypasswords", "no"),
     ("pubkeyauthentication", "yes"),
     ("authenticationmethods", "publickey"),
-    ("permitrootlogin", "without-password"),  # sshd -T's spelling of prohibit-password
+    ("permitrootlogin", "no"),
     ("x11forwarding", "no"),
     ("allowtcpforwarding", "no"),
     ("maxauthtries", "3"),

@@ -29,8 +29,8 @@ def _env() -> dict[str, str]:
             "CONTAINERS_CONF": os.environ.get("CONTAINERS_CONF", str(REPO / "tests/containers/containers.conf"))}
 
 
-def _run(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(argv), env=_env(), capture_output=True, text=True, timeout=900)
+def _run(*argv: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(argv), env=_env(), capture_output=True, text=True, timeout=timeout)
 
 
 def _answers(url: str) -> bool:
@@ -52,6 +52,18 @@ def _up() -> str:
 def own_proxy() -> Iterator[None]:
     yield
     _run(str(SCRIPT), "down")
+
+
+def test_a_started_proxy_lets_the_next_caller_in(own_proxy: None) -> None:
+    # `up` serialises its callers with a lock; the container it starts (conmon, aardvark-dns)
+    # must not inherit the lock, or the next `up` (the local cloud's, the other lane's) waits forever.
+    _run(str(SCRIPT), "down")
+    url = _up()
+    try:
+        again = _run(str(SCRIPT), "up", timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a second apt-proxy up waited for the lock the running proxy still holds")
+    assert again.returncode == 0 and again.stdout.strip().splitlines()[-1] == url, again.stderr[-2000:]
 
 
 def test_a_proxy_left_running_by_a_killed_session_is_replaced(own_proxy: None) -> None:

@@ -38,8 +38,21 @@ class PlaybookRun:
     def failed(self) -> int:
         return sum(h["failed"] + h["unreachable"] for h in self.recap.values())
 
+    @property
+    def changed_tasks(self) -> list[str]:
+        """'TASK name -> host' for every task result reported changed (what a no-op run must not have)."""
+        out, task = [], ""
+        for line in self.stdout.splitlines():
+            if line.startswith("TASK ["):
+                task = line[6:].rsplit("]", 1)[0]
+            elif line.startswith("changed: ["):
+                out.append(f"{task} -> {line[10:].split(']', 1)[0]}")
+        return out
+
     def explain(self) -> str:
-        return f"rc={self.rc}\n--- stdout (tail) ---\n{self.stdout[-6000:]}\n--- stderr (tail) ---\n{self.stderr[-3000:]}"
+        changed = "".join(f"  {t}\n" for t in self.changed_tasks[:40])
+        return (f"rc={self.rc}\n--- changed tasks ---\n{changed}--- stdout (tail) ---\n{self.stdout[-6000:]}\n"
+                f"--- stderr (tail) ---\n{self.stderr[-3000:]}")
 
 
 def run_playbook(
@@ -50,6 +63,7 @@ def run_playbook(
     check: bool = False,
     diff: bool = False,
     tags: str | None = None,
+    skip_tags: str | None = None,
     inventory: list[str] | None = None,
     env: dict | None = None,
     timeout: int = 1800,
@@ -85,6 +99,8 @@ def run_playbook(
         cmd.append("--diff")
     if tags:
         cmd += ["--tags", tags]
+    if skip_tags:
+        cmd += ["--skip-tags", skip_tags]
     try:
         proc = subprocess.run(cmd, cwd=REPO, env=run_env, capture_output=True, text=True, timeout=timeout)
     finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import threading
 import time
@@ -65,6 +66,13 @@ class Stack:
         mine = [g for g in groups if g["AutoScalingGroupName"].startswith(f"{PROJECT}-{ENV}")]
         assert len(mine) == 1, [g["AutoScalingGroupName"] for g in groups]
         return mine[0]
+
+    def web_image(self) -> str:
+        """The image id the group's launch template version runs."""
+        lt = self.asg()["LaunchTemplate"]
+        version = self.emu.client("ec2").describe_launch_template_versions(
+            LaunchTemplateId=lt["LaunchTemplateId"], Versions=[str(lt["Version"])])["LaunchTemplateVersions"][0]
+        return version["LaunchTemplateData"]["ImageId"]
 
     def web_ips(self) -> list[str]:
         ids = [i["InstanceId"] for i in self.asg()["Instances"] if i["LifecycleState"] == "InService"]
@@ -192,6 +200,116 @@ def test_mail_from_an_instance_reaches_the_ses_double_authenticated(stack: Stack
     # SES applies bounce/complaint handling only to mail that names the configuration set.
     names = [c["Name"] for c in stack.emu.client("ses").list_configuration_sets()["ConfigurationSets"]]
     assert found[0]["configuration_set"] in names, (found[0]["configuration_set"], names)
+
+
+def _secret_values(stack: Stack) -> dict[str, str]:
+    """Every SecureString of the environment, by name (what must never be in an image)."""
+    ssm = stack.emu.client("ssm")
+    pages = ssm.get_paginator("get_parameters_by_path").paginate(Path=f"/{PROJECT}/{ENV}", Recursive=True,
+                                                                  WithDecryption=True)
+    return {p["Name"]: p["Value"] for page in pages for p in page["Parameters"] if p["Type"] == "SecureString"}
+
+
+def test_the_baked_image_holds_no_secret(stack: Stack) -> None:
+    secrets = _secret_values(stack)
+    assert {f"/{PROJECT}/{ENV}/rds/master-password", f"/{PROJECT}/{ENV}/rds/app-password",
+            f"/{PROJECT}/{ENV}/ses/smtp-password"} <= set(secrets), sorted(secrets)
+    image = stack.web_image()
+    # The image's snapshot is encrypted (the builder's root volume was).
+    ec2 = stack.emu.client("ec2")
+    ebs = ec2.describe_images(ImageIds=[image])["Images"][0]["BlockDeviceMappings"][0]["Ebs"]
+    snapshot = ec2.describe_snapshots(SnapshotIds=[ebs["SnapshotId"]])["Snapshots"][0]
+    assert ebs["Encrypted"] is True and snapshot["Encrypted"] is True, (ebs, snapshot)
+    name = f"e2e-export-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "CONTAINERS_CONF": str(REPO / "tests/containers/containers.conf")}
+    subprocess.run(["podman", "create", "--name", name, f"localhost/protea-ami:{image}"], check=True,
+                   capture_output=True, env=env)
+    try:
+        export = subprocess.run(["podman", "export", name], check=True, capture_output=True, env=env).stdout
+    finally:
+        subprocess.run(["podman", "rm", "-f", name], capture_output=True, env=env)
+    assert len(export) > 50_000_000, "not the image's file system"
+    found = sorted(n for n, v in secrets.items() if v.encode() in export)
+    assert found == [], f"the exported image {image} contains the values of {found}"
+
+
+def test_the_web_servers_read_their_secrets_at_boot(stack: Stack) -> None:
+    ip = stack.web_ips()[0]
+    out = stack.ssh(ip, "sudo stat -c '%a %U' /run/protea/shopper.env; sudo grep -c PASSWORD /etc/shopper/app.env; "
+                        "sudo sed -n 's/^APP_DB_USER=//p' /run/protea/shopper.env; "
+                        "systemctl is-active protea-runtime-config.timer; findmnt -no FSTYPE /run").stdout.split()
+    mode, owner, baked_lines, user, timer, fstype = out
+    assert (mode, owner, timer, fstype) == ("600", "root", "active", "tmpfs")
+    assert user == '"shopper_app"', "the app logs in as its own user, not the master"
+    assert baked_lines == "1", "app.env keeps only an empty placeholder"
+    baked = stack.ssh(ip, "sudo sed -n 's/^APP_DB_PASSWORD=//p' /etc/shopper/app.env").stdout.strip()
+    assert baked == '""'
+
+
+def test_runtime_config_converges_unchanged_on_a_web_server(stack: Stack) -> None:
+    inventory = stack.state / "e2e-web-inventory.ini"
+    inventory.write_text(f"web ansible_host={stack.web_ips()[0]} ansible_user=admin "
+                         f"ansible_ssh_common_args='-F {stack.ssh_config}'\n")
+    for check in (False, True):
+        run = run_playbook("tests/e2e/runtime_config.yml", inventory=[str(inventory)], check=check, diff=check)
+        assert run.rc == 0 and run.changed == 0, run.explain()
+    # The unit it installed renders the same files again: nothing changes, nothing restarts.
+    out = stack.ssh(stack.web_ips()[0], "sudo /usr/local/sbin/protea-runtime-config").stdout
+    assert "changed: nothing" in out, out
+
+
+APP_RIGHTS = {
+    "postgres": r"""
+import re, psycopg2
+env = dict(re.findall(r'^(\w+)="(.*)"$', open("/run/protea/shopper.env").read(), re.M))
+c = psycopg2.connect(host=env["APP_DB_HOST"], port=env["APP_DB_PORT"], dbname=env["APP_DB_NAME"],
+                     user=env["APP_DB_USER"], password=env["APP_DB_PASSWORD"], sslmode="verify-full",
+                     sslrootcert="/usr/local/share/protea-localcloud/rds-global-bundle.pem")
+c.autocommit = True
+for sql in ("CREATE ROLE e2e_intruder", "SELECT * FROM admin_only.secrets", "CREATE DATABASE e2e_other",
+            "SELECT count(*) FROM visits"):
+    try:
+        c.cursor().execute(sql)
+        print("ok")
+    except psycopg2.Error as e:
+        print(e.pgcode)
+""",
+    "mysql": r"""
+import re, ssl, pymysql
+env = dict(re.findall(r'^(\w+)="(.*)"$', open("/run/protea/shopper.env").read(), re.M))
+ctx = ssl.create_default_context(cafile="/usr/local/share/protea-localcloud/rds-global-bundle.pem")
+c = pymysql.connect(host=env["APP_DB_HOST"], port=int(env["APP_DB_PORT"]), database=env["APP_DB_NAME"],
+                    user=env["APP_DB_USER"], password=env["APP_DB_PASSWORD"], ssl=ctx, autocommit=True)
+for sql in ("CREATE USER e2e_intruder", "SELECT * FROM admin_only.secrets", "CREATE DATABASE e2e_other",
+            "SELECT count(*) FROM visits"):
+    try:
+        c.cursor().execute(sql)
+        print("ok")
+    except pymysql.err.MySQLError as e:
+        print(e.args[0])
+""",
+}
+
+
+def test_the_app_login_has_only_the_apps_rights(stack: Stack) -> None:
+    db = stack.emu.client("rds").describe_db_instances()["DBInstances"][0]
+    family = "postgres" if db["Engine"].startswith("postgres") else "mysql"
+    container = f"protea-lc-db-{db['DBInstanceIdentifier']}"
+    # The administrator's data: a schema/database the app was never granted.
+    admin = ("su postgres -c \"psql -d {db} -c 'CREATE SCHEMA admin_only; CREATE TABLE admin_only.secrets (x int)'\""
+             if family == "postgres" else
+             "mysql -uroot -e 'CREATE DATABASE admin_only; CREATE TABLE admin_only.secrets (x int)'")
+    env = {**os.environ, "CONTAINERS_CONF": str(REPO / "tests/containers/containers.conf")}
+    made = subprocess.run(["podman", "exec", container, "bash", "-c", admin.format(db=db["DBName"])],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert made.returncode == 0, made.stderr
+    out = stack.ssh(stack.web_ips()[0], f"sudo python3 -c {shlex.quote(APP_RIGHTS[family])}").stdout.split()
+    # PostgreSQL: 42501 insufficient_privilege; MySQL/MariaDB: 1227 access denied (need privilege),
+    # 1142 command denied to user, 1044 access denied to database.
+    if family == "postgres":
+        assert out == ["42501", "42501", "42501", "ok"], out
+    else:
+        assert out[0] in ("1227", "1045") and out[1] in ("1142", "1044") and out[2] == "1044" and out[3] == "ok", out
 
 
 def test_the_in_service_alarm_has_data(stack: Stack) -> None:

@@ -45,7 +45,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from tests.localcloud import rdstls, sgfilter
+from tests.localcloud import imds, rdstls, sgfilter
 
 REPO = Path(__file__).resolve().parents[2]
 PREFIX = "protea-lc-"
@@ -315,6 +315,7 @@ class Reconciler(threading.Thread):
         self.tls_dir = self.state_dir / "ses-double"
         self.cw_dir = self.state_dir / "cloudwatch-agent-double"
         self.rds_ca_dir = self.state_dir / "rds-ca"
+        self.api_tls_dir = self.state_dir / "api-ca"
         # Switched on by the compat patches instances-security-groups / instances-rds-tls (compat/instances.py).
         self.enforce_sgs = False
         self.enforce_db_tls = False
@@ -369,6 +370,7 @@ class Reconciler(threading.Thread):
                         self._progress(backend, inst, rec)
                     else:
                         self._follow_public_ip(inst, rec)
+                        self._sync_hosts(backend, rec)
                 except Exception as exc:
                     n = self.failures[iid] = self.failures.get(iid, 0) + 1
                     log(f"{iid}: {exc} (attempt {n})")
@@ -460,7 +462,8 @@ class Reconciler(threading.Thread):
 
     def _hosts(self, net: dict[str, Any], region: str) -> list[str]:
         hosts = [f"{APT_PROXY_HOST}:{net['proxy']}", f"{CWAGENT_HOST}:{net['gateway']}",
-                 f"email-smtp.{region}.amazonaws.com:{net['gateway']}"]
+                 f"email-smtp.{region}.amazonaws.com:{net['gateway']}", f"sts.amazonaws.com:{net['gateway']}"]
+        hosts += [f"{svc}.{region}.amazonaws.com:{net['gateway']}" for svc in imds.API_SERVICES]
         for db in self.dbs.values():
             if db["vpc"] == net["vpc"] and db.get("address"):
                 hosts.append(f"{db['address']}:{db.get('net_ips', {}).get(net['name'], net['db'])}")
@@ -506,7 +509,8 @@ class Reconciler(threading.Thread):
             for other in self._vpc_networks(subnet.vpc_id):
                 if not other["public"]:
                     args += ["--network", f"{other['name']}:ip={self._extra_address(other, inst.id)}"]
-        for host in self._hosts(net, backend.region_name):
+        hosts = self._hosts(net, backend.region_name)
+        for host in hosts:
             args += ["--add-host", host]
         for fs, _name, _mts in self._efs(subnet.vpc_id, backend.region_name):
             vol = PREFIX + fs
@@ -521,7 +525,7 @@ class Reconciler(threading.Thread):
         self.instances[inst.id] = {
             "container": name, "private_ip": inst.private_ip, "public_ip": None, "image": image,
             "subnet": subnet.id, "vpc": subnet.vpc_id, "region": backend.region_name, "phase": "booting",
-            "public": net["public"], "since": time.monotonic(),
+            "public": net["public"], "since": time.monotonic(), "hosts": hosts,
         }
         log(f"{inst.id}: container {name} from {image} at {inst.private_ip} on {net['name']}")
 
@@ -534,6 +538,10 @@ class Reconciler(threading.Thread):
                     raise RuntimeError(f"systemd did not come up: {res.stdout.strip()} {res.stderr.strip()[-200:]}")
                 return
             rec["pid"] = podman("inspect", "-f", "{{.State.Pid}}", name).stdout.strip()
+            # 169.254.169.254 is on-link on AWS; an --internal network has no default route to carry it
+            # to the nat rule that sends it to the metadata service (sgfilter.rules_text imds).
+            subprocess.run(["nsenter", "-t", rec["pid"], "-n", "ip", "route", "replace", f"{imds.IMDS_ADDRESS}/32",
+                            "via", self.networks[rec["subnet"]]["gateway"]], check=True, capture_output=True, timeout=30)
             self._apply_filter(name, rec["pid"], self._instance_filter(backend, inst, rec))
             podman("exec", "-i", name, "bash", "-s", input=self._init_script(backend, inst), timeout=120)
             rec["phase"] = "sshd"
@@ -570,6 +578,7 @@ class Reconciler(threading.Thread):
         data = user_data_text(inst)
         # The SES double's test CA joins the system trust store, as Amazon's CAs are in it on AWS.
         ca = self._ses_ca(backend.region_name)
+        api_ca = imds.api_ca(self.api_tls_dir)["ca"].read_text()
         rds_bundle = rdstls.ca(self.rds_ca_dir)["bundle"].read_text()
         proxy = f'Acquire::http::Proxy "http://{APT_PROXY_HOST}:{APT_PROXY_PORT}";\n'
         lines = [
@@ -582,6 +591,7 @@ class Reconciler(threading.Thread):
             "chown admin:admin /home/admin/.ssh/authorized_keys; chmod 0600 /home/admin/.ssh/authorized_keys",
             f"printf '%s' {shlex.quote(proxy)} >/etc/apt/apt.conf.d/00localcloud-proxy",
             f"printf '%s' {shlex.quote(ca)} >/usr/local/share/ca-certificates/protea-localcloud-ses-double.crt",
+            f"printf '%s' {shlex.quote(api_ca)} >/usr/local/share/ca-certificates/protea-localcloud-aws-endpoints.crt",
             "update-ca-certificates >/dev/null 2>&1",
             # The RDS CA bundle at a well-known path, NOT in the trust store (rdstls.py).
             f"install -d -m 0755 {shlex.quote(os.path.dirname(rdstls.INSTANCE_BUNDLE))}",
@@ -603,6 +613,18 @@ class Reconciler(threading.Thread):
             ]
         lines.append("fi")
         return "\n".join(lines) + "\n"
+
+    def _sync_hosts(self, backend: Any, rec: dict[str, Any]) -> None:
+        """Names that appeared after the instance started (a database, a file system) resolve in it too,
+        as the VPC's DNS answers for them on AWS."""
+        wanted = self._hosts(self.networks[rec["subnet"]], backend.region_name)
+        new = [h for h in wanted if h not in rec.get("hosts", [])]
+        if not new:
+            return
+        lines = "".join(f"{h.rsplit(':', 1)[1]}\t{h.rsplit(':', 1)[0]}\n" for h in new)
+        podman("exec", "-i", rec["container"], "sh", "-c", "cat >>/etc/hosts", input=lines, timeout=30)
+        rec["hosts"] = list(rec.get("hosts", [])) + new
+        log(f"{rec['container']}: /etc/hosts += {', '.join(h.rsplit(':', 1)[0] for h in new)}")
 
     def _follow_public_ip(self, inst: Any, rec: dict[str, Any]) -> None:
         ip = inst.public_ip if rec["public"] else None
@@ -921,11 +943,13 @@ class Reconciler(threading.Thread):
         for n in nets:
             endpoints += [sgfilter.Endpoint(n["proxy"], APT_PROXY_PORT, 80, "package mirror (apt proxy)"),
                           sgfilter.Endpoint(n["gateway"], SMTP_PORT, SMTP_PORT, "SES SMTP"),
-                          sgfilter.Endpoint(n["gateway"], CWAGENT_PORT, 443, "CloudWatch agent package (S3)")]
+                          sgfilter.Endpoint(n["gateway"], CWAGENT_PORT, 443, "CloudWatch agent package (S3)"),
+                          sgfilter.Endpoint(n["gateway"], imds.API_PORT, 443, "AWS API endpoints (SSM, KMS, STS)")]
         forwarded = [(net["gateway"], 22, "127.0.0.1")] if rec["public"] else []
         return sgfilter.rules_text(self._instance_groups(inst), w, gateways=[n["gateway"] for n in nets],
                                    endpoints=endpoints, forwarded=forwarded, enforce=self.enforce_sgs,
-                                   reject_ssh_from=[] if rec["public"] else [net["gateway"]])
+                                   reject_ssh_from=[] if rec["public"] else [net["gateway"]],
+                                   imds=(net["gateway"], imds.IMDS_PORT))
 
     def _apply_filter(self, container: str, pid: str, text: str) -> None:
         """Swap the container's filter table in one iptables-restore, only when the rules changed."""
@@ -980,8 +1004,31 @@ class Reconciler(threading.Thread):
                 servers.append(httpd)
             except Exception as exc:
                 log(f"cloudwatch agent double on {gw}:{CWAGENT_PORT} not started: {exc}")
+            try:
+                servers.append(imds.MetadataService(gw, self.instance_at))
+            except Exception as exc:
+                log(f"instance metadata service on {gw}:{imds.IMDS_PORT} not started: {exc}")
+            try:
+                servers.append(imds.ApiForwarder(gw, net["region"], self.api_tls_dir, int(os.environ["MOTO_PORT"])))
+            except Exception as exc:
+                log(f"AWS API endpoints on {gw}:{imds.API_PORT} not started: {exc}")
             self.gateway_servers[gw] = servers
-            log(f"doubles on {gw}: SES SMTP :{SMTP_PORT}, cloudwatch agent package :{CWAGENT_PORT}")
+            log(f"doubles on {gw}: SES SMTP :{SMTP_PORT}, cloudwatch agent package :{CWAGENT_PORT}, "
+                f"IMDS :{imds.IMDS_PORT}, AWS APIs :{imds.API_PORT}")
+
+    def instance_at(self, ip: str) -> tuple[Any, Any] | None:
+        """(ec2 backend, moto instance) of the instance that has address ``ip`` (for IMDS)."""
+        # No self.lock: a tick holds it through podman calls, longer than an IMDS client waits.
+        iid = next((i for i, r in list(self.instances.items()) if r["private_ip"] == ip), None)
+        if iid is None:
+            iid = next((i for n in list(self.networks.values()) for i, a in list(n["extra"].items()) if a == ip), None)
+        if iid is None:
+            return None
+        for backend in ec2_backends():
+            for inst in list(backend.all_instances()):
+                if inst.id == iid:
+                    return backend, inst
+        return None
 
     def _stop_gateway(self, gw: str) -> None:
         for server in self.gateway_servers.pop(gw, []):

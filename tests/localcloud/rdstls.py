@@ -12,9 +12,9 @@ cloud (``<state dir>/rds-ca/``) stands in for it:
 """
 from __future__ import annotations
 
-import datetime
-import ipaddress
 from pathlib import Path
+
+from tests.localcloud import pki
 
 INSTANCE_BUNDLE = "/usr/local/share/protea-localcloud/rds-global-bundle.pem"
 BUNDLE = "global-bundle.pem"
@@ -22,64 +22,17 @@ BUNDLE = "global-bundle.pem"
 
 def ca(directory: Path) -> dict[str, Path]:
     """The local RDS CA (created once): {bundle, key}."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    directory.mkdir(parents=True, exist_ok=True)
     paths = {"bundle": directory / BUNDLE, "key": directory / "ca.key"}
-    if all(p.exists() for p in paths.values()):
-        return paths
-    now = datetime.datetime.now(datetime.timezone.utc)
-    key = ec.generate_private_key(ec.SECP384R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Protea local cloud"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, "Protea local cloud RDS root CA (stands in for rds-ca-ecc384-g1)")])
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA384())
-    )
-    paths["key"].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
-    paths["key"].chmod(0o600)
-    paths["bundle"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pki.make_ca(paths["bundle"], paths["key"], {
+        "COUNTRY_NAME": "US", "ORGANIZATION_NAME": "Protea local cloud",
+        "COMMON_NAME": "Protea local cloud RDS root CA (stands in for rds-ca-ecc384-g1)"}, curve="SECP384R1")
     return paths
 
 
 def server_cert(directory: Path, host: str, ips: list[str]) -> tuple[str, str]:
     """(certificate PEM, key PEM) for the DB endpoint ``host`` (and its addresses), issued by the local CA."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
     paths = ca(directory)
-    ca_cert = x509.load_pem_x509_certificate(paths["bundle"].read_bytes())
-    ca_key = serialization.load_pem_private_key(paths["key"].read_bytes(), password=None)
-    now = datetime.datetime.now(datetime.timezone.utc)
-    key = ec.generate_private_key(ec.SECP256R1())
-    sans: list[x509.GeneralName] = [x509.DNSName(host)]
-    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
-    cert = (
-        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
-        .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=90))
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),  # type: ignore[arg-type]
-                       critical=False)
-        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
-    )
-    return (cert.public_bytes(serialization.Encoding.PEM).decode(),
-            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                              serialization.NoEncryption()).decode())
+    return pki.issue(paths["bundle"], paths["key"], [host], ips)
 
 
 def force_tls(db: object, rds_backend: object) -> bool:

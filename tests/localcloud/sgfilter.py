@@ -18,6 +18,9 @@ https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html):
 * A prefix-list reference                             -> one match per entry of the list.
 * A security-group reference: the private IPs of every network interface in that group
                                                       -> one match per member address (/32).
+* Traffic to the instance metadata service (169.254.169.254) is not filtered
+                                                      -> nat OUTPUT DNAT to the stand-in, ACCEPT by
+                                                         ``conntrack --ctorigdst 169.254.169.254``.
 * Traffic to the Amazon DNS server is not filtered   -> udp/tcp 53 to and from the network's gateway,
                                                          where podman's DNS answers.
 Stand-ins of the local cloud (not AWS hosts, so they carry no group themselves):
@@ -34,6 +37,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Iterable
 
+IMDS_ADDRESS = "169.254.169.254"
 IN_CHAIN = "PROTEA-SG-IN"
 OUT_CHAIN = "PROTEA-SG-OUT"
 
@@ -151,6 +155,7 @@ def rules_text(
     reject_ssh_from: Iterable[str] = (),
     forwarded: Iterable[tuple[str, int, str]] = (),
     enforce: bool = True,
+    imds: tuple[str, int] | None = None,
 ) -> str:
     """The ``iptables-restore`` input (filter table) for a host in ``group_ids``.
 
@@ -160,14 +165,23 @@ def rules_text(
     forwarded: (relay ip, tcp port, client ip): the public-IP forwarder relays from relay ip for a client at
         client ip (127.0.0.1); admitted when an ingress CIDR/prefix-list rule admits the client on that port.
     enforce: False -> only the reject_ssh_from rules (the local cloud without security groups).
+    imds: (ip, tcp port) of the instance metadata service stand-in: a nat table DNATs 169.254.169.254:80
+        there, and the filter admits it whatever the groups say (AWS never filters IMDS traffic).
     """
     gateways = sorted(set(gateways), key=ipaddress.ip_address)
     lines = ["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]"]
     for ip in sorted(set(reject_ssh_from), key=ipaddress.ip_address):
         lines.append(f"-A INPUT -s {ip}/32 -p tcp -m tcp --dport 22 -j REJECT --reject-with tcp-reset")
+    nat: list[str] = []
+    if imds is not None:
+        nat = ["*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
+               ":POSTROUTING ACCEPT [0:0]",
+               " ".join([f"-A OUTPUT -d {IMDS_ADDRESS}/32 -p tcp -m tcp --dport 80",
+                         *_comment("instance metadata service"), f"-j DNAT --to-destination {imds[0]}:{imds[1]}"]),
+               "COMMIT"]
     if not enforce:
         lines.append("COMMIT")
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines + nat) + "\n"
     lines += [f":{IN_CHAIN} - [0:0]", f":{OUT_CHAIN} - [0:0]",
               f"-A INPUT -j {IN_CHAIN}", f"-A OUTPUT -j {OUT_CHAIN}"]
     for chain, iface in ((IN_CHAIN, "-i lo"), (OUT_CHAIN, "-o lo")):
@@ -177,6 +191,10 @@ def rules_text(
         for proto in ("udp", "tcp"):
             lines.append(f"-A {OUT_CHAIN} -d {gw}/32 -p {proto} -m {proto} --dport 53 -j ACCEPT "
                          + " ".join(_comment("Amazon DNS is not filtered by security groups")))
+    if imds is not None:
+        lines.append(" ".join([f"-A {OUT_CHAIN} -d {imds[0]}/32 -p tcp -m tcp --dport {imds[1]} -m conntrack",
+                               f"--ctorigdst {IMDS_ADDRESS}", *_comment("IMDS is not filtered by security groups"),
+                               "-j ACCEPT"]))
     groups = [world.groups[g] for g in sorted(set(group_ids)) if g in world.groups]
     for chain, flag, attr in ((IN_CHAIN, "-s", "ingress"), (OUT_CHAIN, "-d", "egress")):
         for group in groups:
@@ -198,7 +216,7 @@ def rules_text(
             lines.append(" ".join([f"-A {OUT_CHAIN} -d {ep.ip}/32 -p tcp -m tcp --dport {ep.port}",
                                    *_comment(f"{ep.name}: internet tcp {ep.aws_port}"), "-j ACCEPT"]))
     lines += [f"-A {IN_CHAIN} -j DROP", f"-A {OUT_CHAIN} -j DROP", "COMMIT"]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + nat) + "\n"
 
 
 def from_moto_group(group: object) -> Group:

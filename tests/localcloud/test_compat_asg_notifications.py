@@ -74,7 +74,11 @@ TEMPLATE = {
 
 
 def _launched(emu):
-    ec2, asg = _group(emu, TEMPLATE)
+    iam = emu.client("iam")
+    iam.create_role(RoleName="web", AssumeRolePolicyDocument='{"Version": "2012-10-17", "Statement": []}')
+    iam.create_instance_profile(InstanceProfileName="web")
+    iam.add_role_to_instance_profile(InstanceProfileName="web", RoleName="web")
+    ec2, asg = _group(emu, {**TEMPLATE, "IamInstanceProfile": {"Name": "web"}})
     # Version 2 (not the group's) requires nothing: the group's version 1 must be used.
     ec2.create_launch_template_version(LaunchTemplateName="web", SourceVersion="1", LaunchTemplateData={
         "MetadataOptions": {"HttpTokens": "optional"}})
@@ -85,12 +89,15 @@ def _launched(emu):
     instances = [i for r in ec2.describe_instances(InstanceIds=ids)["Reservations"] for i in r["Instances"]]
     volumes = {i["InstanceId"]: ec2.describe_volumes(VolumeIds=[b["Ebs"]["VolumeId"] for b in i["BlockDeviceMappings"]])[
         "Volumes"] for i in instances}
-    return instances, volumes
+    assoc = ec2.describe_iam_instance_profile_associations()["IamInstanceProfileAssociations"]
+    profiles = {a["InstanceId"]: a["IamInstanceProfile"]["Arn"].rsplit("/", 1)[1] for a in assoc}
+    return instances, volumes, profiles
 
 
 def test_group_instances_get_the_template_metadata_options_and_disks(clean_emulator):
-    instances, volumes = _launched(clean_emulator)
+    instances, volumes, profiles = _launched(clean_emulator)
     assert len(instances) == 2
+    assert profiles == {i["InstanceId"]: "web" for i in instances}, "the template's instance profile"
     for inst in instances:
         assert inst["MetadataOptions"]["HttpTokens"] == "required"
         assert [g["GroupName"] for g in inst["SecurityGroups"]] == ["web"]
@@ -103,7 +110,8 @@ def test_group_instances_get_the_template_metadata_options_and_disks(clean_emula
 
 
 def test_group_instances_without_patch_is_moto_stock(emulator_factory):
-    instances, volumes = _launched(emulator_factory(disable=[LT_SETTINGS]))
+    instances, volumes, profiles = _launched(emulator_factory(disable=[LT_SETTINGS]))
+    assert profiles == {}, "moto associates no instance profile with group instances"
     for inst in instances:
         assert inst["MetadataOptions"]["HttpTokens"] == "optional"
         assert "web" not in [g["GroupName"] for g in inst["NetworkInterfaces"][0]["Groups"]]

@@ -185,6 +185,34 @@ def test_create_image_without_patches_is_moto_stock(emulator_factory):
     assert first != second
 
 
+IMAGE_VOLUME = "ec2-create-image-instance-volume"
+
+
+def _encrypted_builder(emu):
+    from tests.localcloud.compat.ec2 import debian_ami_id
+
+    ec2 = emu.client("ec2")
+    iid = ec2.run_instances(ImageId=debian_ami_id("af-south-1"), MinCount=1, MaxCount=1, InstanceType="t3.micro",
+                            BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {
+                                "VolumeSize": 12, "VolumeType": "gp3", "Encrypted": True,
+                                "DeleteOnTermination": True}}])["Instances"][0]["InstanceId"]
+    image = ec2.describe_images(ImageIds=[ec2.create_image(InstanceId=iid, Name="enc-1")["ImageId"]])["Images"][0]
+    ebs = image["BlockDeviceMappings"][0]["Ebs"]
+    snap = ec2.describe_snapshots(SnapshotIds=[ebs["SnapshotId"]])["Snapshots"][0]
+    return ebs, snap
+
+
+def test_image_of_an_encrypted_instance_has_an_encrypted_snapshot(clean_emulator):
+    ebs, snap = _encrypted_builder(clean_emulator)
+    assert (ebs["Encrypted"], ebs["VolumeSize"], ebs["VolumeType"]) == (True, 12, "gp3")
+    assert (snap["Encrypted"], snap["VolumeSize"]) == (True, 12)
+
+
+def test_image_snapshot_without_patch_is_moto_stock(emulator_factory):
+    ebs, snap = _encrypted_builder(emulator_factory(disable=[IMAGE_VOLUME]))
+    assert (snap["Encrypted"], snap["VolumeSize"]) == (False, 15)
+
+
 def _template_with_tags(emu):
     ec2 = emu.client("ec2")
     ec2.create_launch_template(

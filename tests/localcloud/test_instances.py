@@ -357,6 +357,10 @@ def test_services_resolve_inside_instances(cloud: Cloud) -> None:
     assert res.stdout.split()[-1] == "open"
     db_ip = res.stdout.split()[0]
     assert ipaddress.ip_address(db_ip) in ipaddress.ip_network("10.231.128.0/24")
+    # An instance that existed before the database (the bastion) resolves it as well (the VPC's DNS).
+    early = wait_for("the endpoint in the bastion's resolver", lambda: cloud.ssh(
+        cloud.cfg, "bastion", f"getent hosts {address} {fs}.efs.{REGION}.amazonaws.com").stdout.split(), timeout=20)
+    assert address in early and f"{fs}.efs.{REGION}.amazonaws.com" in early, early
     sql = subprocess.run(["podman", "exec", "-i", "protea-lc-db-protea-test-db", "sh", "-c",
                           "cat >/tmp/pgpass && chmod 600 /tmp/pgpass && PGPASSFILE=/tmp/pgpass "
                           f"psql -h {db_ip} -U protea -d shop -tAc 'select current_user, current_database()'"],
@@ -524,3 +528,69 @@ def test_mariadb_listens_on_3306_and_requires_secure_transport(cloud: Cloud) -> 
     tls = _in_db(db, login + f"{base} --ssl-ca=/tmp/rds-bundle.pem --ssl-verify-server-cert -NBe "
                  "\"show session status like 'Ssl_version'\"", "s3cret-Pass\n")
     assert tls.returncode == 0 and "TLS" in tls.stdout, tls.stdout + tls.stderr
+
+
+# --- instance metadata service and the AWS API endpoints, seen from inside an instance -----------
+@pytest.fixture(scope="module")
+def role_host(cloud: Cloud) -> dict[str, Any]:
+    """A private host with an instance role that may read one parameter; IMDSv2 required, tags on."""
+    iam, ssm = cloud.emu.client("iam"), cloud.emu.client("ssm")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                                                      "Action": "sts:AssumeRole"}]}
+    iam.create_role(RoleName="lc-reader", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.create_instance_profile(InstanceProfileName="lc-reader")
+    iam.add_role_to_instance_profile(InstanceProfileName="lc-reader", RoleName="lc-reader")
+    ssm.put_parameter(Name="/lc/readable", Value="the-value-42", Type="SecureString")
+    inst = cloud.ec2.run_instances(
+        ImageId=cloud.ami, MinCount=1, MaxCount=1, KeyName="admin", SubnetId=cloud.private,
+        SecurityGroupIds=[cloud.sg["other"]], IamInstanceProfile={"Name": "lc-reader"},
+        MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled", "InstanceMetadataTags": "enabled"},
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Environment", "Value": "lc-test"}]}],
+    )["Instances"][0]
+    return cloud.wait_running(inst["InstanceId"])[0]
+
+
+IMDS = "http://169.254.169.254/latest"
+TOKEN = f"$(curl -sf -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' {IMDS}/api/token)"
+
+
+def test_imds_requires_a_token_and_knows_the_instance(cloud: Cloud, role_host: dict[str, Any]) -> None:
+    ip = role_host["PrivateIpAddress"]
+    res = cloud.ssh(cloud.cfg, ip, f"curl -s -o /dev/null -w '%{{http_code}}\\n' {IMDS}/meta-data/instance-id; "
+                                   f"T={TOKEN}; for p in instance-id placement/region tags/instance/Environment "
+                                   f"iam/security-credentials/; do curl -sf -H \"X-aws-ec2-metadata-token: $T\" "
+                                   f"{IMDS}/meta-data/$p; echo; done")
+    assert res.returncode == 0, res.stderr
+    assert len(res.stdout.split()) == 5, res.stdout + res.stderr
+    v1, iid, region, env, role = res.stdout.split()
+    assert v1 == "401", "HttpTokens=required: IMDSv1 is refused"
+    assert (iid, region, env, role) == (role_host["InstanceId"], REGION, "lc-test", "lc-reader")
+    # Another instance (no profile, tags not enabled, IMDSv1 allowed) gets its own answers.
+    other = cloud.ssh(cloud.cfg, cloud.host["PrivateIpAddress"],
+                      f"curl -sf {IMDS}/meta-data/instance-id; echo; "
+                      f"curl -s -o /dev/null -w '%{{http_code}} ' {IMDS}/meta-data/tags/instance/Environment; "
+                      f"curl -s -o /dev/null -w '%{{http_code}}' {IMDS}/meta-data/iam/security-credentials/")
+    assert other.stdout.split() == [cloud.host["InstanceId"], "404", "404"], other.stdout + other.stderr
+
+
+def test_instance_role_credentials_reach_ssm_over_verified_tls(cloud: Cloud, role_host: dict[str, Any]) -> None:
+    ip = role_host["PrivateIpAddress"]
+    script = ("import boto3; c = boto3.client('ssm', region_name='af-south-1'); "
+              "print(c.get_parameter(Name='/lc/readable', WithDecryption=True)['Parameter']['Value']); "
+              "print(boto3.client('sts', region_name='af-south-1').get_caller_identity()['Arn'])")
+    res = cloud.ssh(cloud.cfg, ip, "sudo -n sh -c 'apt-get update -qq && apt-get install -y -qq python3-boto3' >/dev/null 2>&1; "
+                                   f"python3 -c {shlex.quote(script)}")
+    assert res.returncode == 0, res.stdout + res.stderr
+    value, arn = res.stdout.split()
+    assert value == "the-value-42"
+    assert arn.endswith(f":assumed-role/lc-reader/{role_host['InstanceId']}"), arn
+    # The API endpoint follows the egress rules (NAT: internet 443); IMDS never does.
+    everything = {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+    cloud.ec2.revoke_security_group_egress(GroupId=cloud.sg["other"], IpPermissions=[everything])
+    try:
+        wait_for("egress blocked", lambda: _tcp(cloud, ip, "10.231.128.1", 443) == "closed", timeout=20)
+        res = cloud.ssh(cloud.cfg, ip, f"curl -sf -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' {IMDS}/api/token "
+                                       ">/dev/null && echo imds-ok")
+        assert res.stdout.strip() == "imds-ok", res.stderr
+    finally:
+        cloud.ec2.authorize_security_group_egress(GroupId=cloud.sg["other"], IpPermissions=[everything])

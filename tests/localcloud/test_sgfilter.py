@@ -112,8 +112,24 @@ def test_icmp_and_all_protocols() -> None:
 @pytest.mark.skipif(not shutil.which("unshare") or not shutil.which("iptables-restore"), reason="needs unshare")
 def test_iptables_accepts_the_text() -> None:
     text = rules_text([WEB, DB, BASTION], world(), gateways=["10.1.1.1"], reject_ssh_from=["10.1.1.1"],
-                      endpoints=[Endpoint("10.1.1.2", 3142, 80, "package mirror")])
+                      endpoints=[Endpoint("10.1.1.2", 3142, 80, "package mirror")], imds=("10.1.1.1", 8431))
     res = subprocess.run(["unshare", "-n", "iptables-restore", "--test"], input=text, capture_output=True, text=True)
     if res.returncode != 0 and "Permission denied" in res.stderr + res.stdout:
         pytest.skip("no permission for a network namespace")
     assert res.returncode == 0, res.stderr
+
+
+@pytest.mark.parametrize("enforce", [True, False])
+def test_imds_is_redirected_and_never_filtered(enforce: bool) -> None:
+    text = rules_text([OTHER], world(), enforce=enforce, imds=("10.1.1.1", 8431))
+    nat = text[text.index("*nat"):]
+    assert "-A OUTPUT -d 169.254.169.254/32 -p tcp -m tcp --dport 80" in nat
+    assert nat.splitlines()[-2].endswith("-j DNAT --to-destination 10.1.1.1:8431")
+    allow = [line for line in accepts(text, OUT_CHAIN) if "--ctorigdst 169.254.169.254" in line]
+    # Enforced: admitted before any group rule, even for a group without egress to the gateway.
+    assert len(allow) == (1 if enforce else 0)
+    if enforce:
+        no_egress = rules_text([DB], world(), imds=("10.1.1.1", 8431))
+        assert any("--ctorigdst 169.254.169.254" in line and "--dport 8431" in line
+                   for line in accepts(no_egress, OUT_CHAIN))
+    assert "*nat" not in rules_text([OTHER], world(), enforce=enforce)

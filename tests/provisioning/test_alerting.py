@@ -190,6 +190,12 @@ def test_execution_role_is_least_privilege(stack):
     assert by_sid["ReadWebhookUrl"]["Resource"] == f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/shopper/local/slack/webhook-url"
     assert by_sid["DecryptWebhookUrlThroughSsmOnly"]["Condition"] == {
         "StringEquals": {"kms:ViaService": f"ssm.{REGION}.amazonaws.com"}}
+    # The environment's own key (parameters_key), not any key of the account.
+    key = stack.emu.client("kms").describe_key(KeyId="alias/shopper-local-parameters")["KeyMetadata"]
+    assert by_sid["DecryptWebhookUrlThroughSsmOnly"]["Resource"] == key["Arn"]
+    params = stack.emu.client("ssm").describe_parameters(ParameterFilters=[
+        {"Key": "Name", "Values": ["/shopper/local/slack/webhook-url"]}])["Parameters"]
+    assert params[0]["KeyId"] in ("alias/shopper-local-parameters", key["KeyId"], key["Arn"])
     assert sorted(by_sid["WriteOwnLogs"]["Resource"]) == sorted(
         f"arn:aws:logs:{r}:{ACCOUNT}:log-group:/aws/lambda/{FN}:*" for r in (REGION, EDGE))
     actions = [a for s in doc["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]

@@ -9,6 +9,8 @@ keeps the baked image (changed=0); a named version rolls back; an unknown versio
 """
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.helpers import run_playbook
@@ -107,3 +109,29 @@ def test_named_version_rolls_back_and_unknown_version_fails(web):
     assert missing.rc != 0
     assert "No image baked with ImageVersion nope" in " ".join(missing.stdout.split()), missing.explain()
     assert lt_image(emu)[0] == v1[0]["ImageId"]
+
+
+def _versions(emu, env: str = "local") -> dict[str, dict]:
+    images = emu.client("ec2").describe_images(Owners=["self"], Filters=[
+        {"Name": "tag:Environment", "Values": [env]}, {"Name": "tag:Component", "Values": ["web-image"]}])["Images"]
+    return {{t["Key"]: t["Value"] for t in i["Tags"]}["ImageVersion"]: i for i in images}
+
+
+def test_rollout_prunes_old_images_but_never_one_in_use(web):
+    emu = web["emu"]
+    ec2 = emu.client("ec2")
+    assert lt_image(emu)[0] == _versions(emu)["v1"]["ImageId"]  # rolled back above: the oldest is in use
+    bake(emu, "v3")
+    time.sleep(1.1)  # creation dates a second apart: v4 is the newest
+    bake(emu, "v4")
+    before = _versions(emu)
+    doomed = [before[v]["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"] for v in ("v2", "v3")]
+    extra = {**FAST, "rollout_image_version": "v1", "asg_keep_images": 1}
+    run = run_playbook(ROLLOUT, endpoint=emu.endpoint, extra_vars=extra)
+    assert run.rc == 0, run.explain()
+    # Kept: the newest (v4) and the one the group runs (v1); another environment's images untouched.
+    assert sorted(_versions(emu)) == ["v1", "v4"]
+    assert sorted(_versions(emu, "staging")) == ["v9"]
+    assert ec2.describe_snapshots(Filters=[{"Name": "snapshot-id", "Values": doomed}])["Snapshots"] == []
+    again = run_playbook(ROLLOUT, endpoint=emu.endpoint, extra_vars=extra)
+    assert again.rc == 0 and again.changed == 0, again.explain()

@@ -218,14 +218,32 @@ def test_launch_template_data(stack):
 
 def test_instance_role_policies(stack):
     iam = stack.client("iam")
-    role = iam.get_instance_profile(InstanceProfileName=WEB)["InstanceProfile"]["Roles"][0]["RoleName"]
-    managed = {p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]}
-    assert managed == {"arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
-                       "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"}
-    doc = iam.get_role_policy(RoleName=role, PolicyName="read-own-ssm-parameters")["PolicyDocument"]
-    (stmt,) = doc["Statement"]
-    assert stmt["Resource"] == f"arn:aws:ssm:af-south-1:{ACCOUNT}:parameter/shopper/local/*"
-    assert "ssm:GetParameter" in stmt["Action"]
+    role = iam.get_instance_profile(InstanceProfileName=WEB)["InstanceProfile"]["Roles"][0]
+    managed = {p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"]}
+    assert managed == {"arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"}, "no AmazonSSMManagedInstanceCore"
+    # What the web servers may read, evaluated by the emulator's policy simulator over every
+    # policy of the role: exactly the boot unit's parameters, no other secret of the stack.
+    param = f"arn:aws:ssm:af-south-1:{ACCOUNT}:parameter/shopper/local"
+    readable = ["rds/endpoint-address", "rds/endpoint-port", "rds/database-name", "rds/app-username",
+                "rds/app-password", "ses/smtp-username", "ses/smtp-password"]
+    secret = ["rds/master-password", "alb/origin-secret", "slack/webhook-url", "migrate/replication-password",
+              "ses/configuration-set"]
+    got = iam.simulate_principal_policy(
+        PolicySourceArn=role["Arn"], ActionNames=["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
+        ResourceArns=[f"{param}/{n}" for n in readable + secret] + [f"{param}/rds", f"{param}/"])["EvaluationResults"]
+    allowed = {(r["EvalActionName"], r["EvalResourceName"].removeprefix(param + "/"))
+               for r in got if r["EvalDecision"] == "allowed"}
+    assert allowed == {(a, n) for a in ("ssm:GetParameter", "ssm:GetParameters") for n in readable}
+    # Decrypting them: with the environment's own key, and only through SSM.
+    kms = stack.client("kms")
+    key = kms.describe_key(KeyId="alias/shopper-local-parameters")["KeyMetadata"]["Arn"]
+    other = kms.create_key(Description="another key")["KeyMetadata"]["Arn"]
+    via = [{"ContextKeyName": "kms:ViaService", "ContextKeyValues": ["ssm.af-south-1.amazonaws.com"],
+            "ContextKeyType": "string"}]
+    decide = lambda resource, context: iam.simulate_principal_policy(  # noqa: E731
+        PolicySourceArn=role["Arn"], ActionNames=["kms:Decrypt"], ResourceArns=[resource],
+        **({"ContextEntries": context} if context else {}))["EvaluationResults"][0]["EvalDecision"]
+    assert (decide(key, via), decide(key, None), decide(other, via)) == ("allowed", "implicitDeny", "implicitDeny")
 
 
 def test_asg_over_private_subnets_behind_target_group(stack):

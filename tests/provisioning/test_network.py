@@ -316,7 +316,14 @@ def test_bastions_have_an_elastic_ip_and_ssm_instance_profile(emulator, ec2, bas
         roles = iam.get_instance_profile(InstanceProfileName=profile_name)["InstanceProfile"]["Roles"]
         assert len(roles) == 1
         attached = iam.list_attached_role_policies(RoleName=roles[0]["RoleName"])["AttachedPolicies"]
-        assert [p["PolicyArn"] for p in attached] == ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"]
+        assert attached == [], "no AmazonSSMManagedInstanceCore: it reads every parameter"
+        param = f"arn:aws:ssm:af-south-1:123456789012:parameter/{PREFIX.replace('-', '/')}"
+        got = {r["EvalActionName"] + " " + r["EvalResourceName"]: r["EvalDecision"]
+               for r in iam.simulate_principal_policy(
+                   PolicySourceArn=roles[0]["Arn"], ActionNames=["ssmmessages:OpenDataChannel", "ssm:GetParameter"],
+                   ResourceArns=[f"{param}/rds/master-password"])["EvaluationResults"]}
+        assert got == {f"ssmmessages:OpenDataChannel {param}/rds/master-password": "allowed",
+                       f"ssm:GetParameter {param}/rds/master-password": "implicitDeny"}
 
 
 def test_key_pair_is_the_local_clouds_key(emulator, ec2):

@@ -287,7 +287,14 @@ def _apply_launch_template_instances() -> None:
             if data.get("BlockDeviceMappings") and "block_device_mappings" not in kwargs:
                 # Given mappings replace moto's default root volume instead of adding to it.
                 kwargs["block_device_mappings"] = [_ebs_types(m) for m in data["BlockDeviceMappings"]]
-        return original_run(self, image_id, count, user_data, security_group_names, **kwargs)
+        reservation = original_run(self, image_id, count, user_data, security_group_names, **kwargs)
+        profile = version.data.get("IamInstanceProfile") if version is not None and kwargs.get("launch_template") else None
+        if profile:
+            # AWS associates the template's instance profile with every instance it launches.
+            for inst in reservation.instances:
+                self.associate_iam_instance_profile(instance_id=inst.id, iam_instance_profile_name=profile.get("Name"),
+                                                    iam_instance_profile_arn=profile.get("Arn"))
+        return reservation
 
     group_cls.replace_autoscaling_group_instances = replace_autoscaling_group_instances  # type: ignore[method-assign]
     InstanceBackend.run_instances = run_instances  # type: ignore[method-assign]
@@ -413,10 +420,12 @@ PATCHES = [
         moto_does="Launches the group's instances from the template's default version without its "
         "MetadataOptions (HttpTokens reported optional), in the VPC's default security group when the "
         "template names its groups on the primary network interface, and adds a default 8 GiB unencrypted "
-        "root volume next to the template's block devices.",
+        "root volume next to the template's block devices; the template's IamInstanceProfile is never "
+        "associated (the instances have no role).",
         aws_does="Launches instances with the launch template version the group specifies, including its "
         "metadata options (IMDSv2 required), the security groups of its primary network interface, and "
-        "block device mappings (the template's root volume replaces the image's default).",
+        "block device mappings (the template's root volume replaces the image's default), and associates "
+        "its instance profile (DescribeIamInstanceProfileAssociations lists it; IMDS serves the role).",
         doc="Amazon EC2 Auto Scaling User Guide, Create a launch template for an Auto Scaling group "
         "(instance metadata options, storage): "
         "https://docs.aws.amazon.com/autoscaling/ec2/userguide/create-launch-template.html",

@@ -135,6 +135,44 @@ def _apply_create_image_duplicate_name() -> None:
     AmiBackend.create_image = create_image  # type: ignore[method-assign]
 
 
+def _apply_create_image_instance_volume() -> None:
+    from moto.ec2.models.amis import Ami, AmiBackend
+
+    original = AmiBackend.create_image
+
+    def create_image(self, instance_id, name, description, tag_specifications):  # type: ignore[no-untyped-def]
+        ami = original(self, instance_id, name, description, tag_specifications)
+        instance = self.get_instance(instance_id)
+        root = (getattr(instance, "block_device_mapping", None) or {}).get(instance.root_device_name)
+        volume = self.volumes.get(getattr(root, "volume_id", None) or "") if root is not None else None
+        if volume is None:
+            return ami
+        # The image's snapshot is a copy of the instance's root volume: its size and encryption.
+        auto = ami.ebs_snapshot
+        snapshot = self.create_snapshot(volume.id, auto.description, ami.owner_id, from_ami=ami.id)
+        snapshot.add_tags(dict(self.tags.get(auto.id, {})))
+        self.snapshots.pop(auto.id, None)
+        self.tags.pop(auto.id, None)
+        ami.ebs_snapshot = snapshot
+        ami.protea_root_volume = {"VolumeSize": volume.size, "Encrypted": bool(volume.encrypted),
+                                  "VolumeType": volume.volume_type or "gp2"}
+        if volume.encrypted and getattr(volume, "kms_key_id", None):
+            ami.protea_root_volume["KmsKeyId"] = volume.kms_key_id
+        return ami
+
+    original_mappings = Ami.block_device_mappings
+
+    def block_device_mappings(self):  # type: ignore[no-untyped-def]
+        out = original_mappings.fget(self)
+        root = getattr(self, "protea_root_volume", None)
+        if root and out:
+            out[0]["Ebs"].update(root)
+        return out
+
+    AmiBackend.create_image = create_image  # type: ignore[method-assign]
+    Ami.block_device_mappings = property(block_device_mappings)  # type: ignore[method-assign,assignment]
+
+
 # --- CreateLaunchTemplate: top-level tags tag the template only ---------------------------
 def _apply_launch_template_tags() -> None:
     from moto.ec2.responses.launch_templates import LaunchTemplates
@@ -257,6 +295,17 @@ PATCHES = [
         doc="Amazon EC2 API Reference, CreateImage (TagSpecifications): "
         "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html",
         apply=_apply_create_image_snapshot_tags,
+    ),
+    Patch(
+        name="ec2-create-image-instance-volume",
+        api="ec2:CreateImage (from an instance)",
+        moto_does="Makes the image's snapshot from a new, unencrypted 15 GiB volume, whatever the instance's root "
+        "volume is: an image of an encrypted instance has an unencrypted snapshot.",
+        aws_does="Creates a snapshot of each of the instance's EBS volumes: the image's root snapshot has the "
+        "root volume's size, and is encrypted (with the same key) when the volume is.",
+        doc="Amazon EC2 API Reference, CreateImage; Amazon EC2 User Guide, \"Use encryption with EBS-backed AMIs\": "
+        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/AMIEncryption.html",
+        apply=_apply_create_image_instance_volume,
     ),
     Patch(
         name="ec2-create-image-duplicate-name",

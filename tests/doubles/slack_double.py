@@ -5,12 +5,13 @@ What Slack does (https://api.slack.com/messaging/webhooks, "Handling errors"), a
 * ``200 ok`` (text/plain) when the message is accepted.
 * ``400 invalid_payload`` for a body that is not JSON, ``400 no_text`` when neither ``text``
   nor ``blocks``/``attachments`` is given, ``400 invalid_blocks`` for blocks without a type.
-* ``404 no_service`` for an unknown webhook path, ``405`` for other methods.
+* ``404 no_service`` for an unknown or revoked webhook path, ``405`` for other methods.
 * ``429 rate_limited`` with a ``Retry-After`` header (seconds) when rate limited.
 * ``500 rollup_error`` when Slack itself fails.
 
-Tests script failures with ``fail_next(status, count, retry_after)``; accepted messages are
-in ``messages`` (parsed JSON), every request (accepted or not) in ``requests``.
+Tests script failures with ``fail_next(status, count, retry_after)``; ``new_webhook()`` adds a
+webhook (as a Slack app's "Add New Webhook" does) and ``revoke(url)`` removes one (rotation).
+Accepted messages are in ``messages`` (parsed JSON), every request (accepted or not) in ``requests``.
 Run standalone for manual use: ``python -m tests.doubles.slack_double --port 8089``.
 """
 from __future__ import annotations
@@ -27,8 +28,10 @@ ERROR_BODIES = {429: "rate_limited", 500: "rollup_error", 502: "bad_gateway", 50
 
 class SlackDouble:
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
-        self.path = f"/services/T{secrets.token_hex(4).upper()}/B{secrets.token_hex(4).upper()}/{secrets.token_urlsafe(18)}"
+        self.path = self._new_path()
+        self.paths = {self.path}
         self.messages: list[dict] = []
+        self.message_paths: list[str] = []  # the webhook each accepted message came to
         self.requests: list[dict] = []
         self._failures: list[tuple[int, int | None]] = []
         self._lock = threading.Lock()
@@ -61,7 +64,23 @@ class SlackDouble:
     def webhook_url(self) -> str:
         return self.base_url + self.path
 
+    @staticmethod
+    def _new_path() -> str:
+        return f"/services/T{secrets.token_hex(4).upper()}/B{secrets.token_hex(4).upper()}/{secrets.token_urlsafe(18)}"
+
     # -- scripting -----------------------------------------------------------------
+    def new_webhook(self) -> str:
+        """Another webhook of the same app: its URL (the first one keeps working until revoked)."""
+        path = self._new_path()
+        with self._lock:
+            self.paths.add(path)
+        return self.base_url + path
+
+    def revoke(self, url: str) -> None:
+        """Remove a webhook: posts to it get 404 no_service from now on."""
+        with self._lock:
+            self.paths.discard(url.removeprefix(self.base_url))
+
     def fail_next(self, status: int, count: int = 1, retry_after: int | None = None) -> None:
         """Answer the next ``count`` valid posts with ``status`` (429 carries Retry-After)."""
         with self._lock:
@@ -70,6 +89,7 @@ class SlackDouble:
     def clear(self) -> None:
         with self._lock:
             self.messages.clear()
+            self.message_paths.clear()
             self.requests.clear()
             self._failures.clear()
 
@@ -89,7 +109,9 @@ class SlackDouble:
     def _answer(self, method: str, path: str, headers, body: bytes) -> tuple[int, dict, str]:
         if method != "POST":
             return 405, {"Allow": "POST"}, "invalid_method"
-        if path != self.path:
+        with self._lock:
+            known = path in self.paths
+        if not known:
             return 404, {}, "no_service"
         try:
             payload = json.loads(body.decode("utf-8"))
@@ -110,6 +132,7 @@ class SlackDouble:
                 extra = {"Retry-After": str(retry_after if retry_after is not None else 1)} if status == 429 else {}
                 return status, extra, ERROR_BODIES.get(status, "error")
             self.messages.append(payload)
+            self.message_paths.append(path)
             self._cond.notify_all()
         return 200, {}, "ok"
 

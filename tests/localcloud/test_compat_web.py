@@ -3,6 +3,7 @@ moto's own behaviour on a server started without the patch."""
 from __future__ import annotations
 
 import datetime
+import time
 
 import botocore.exceptions
 import botocore.parsers
@@ -303,6 +304,39 @@ def test_cloudfront_config_shape_without_patch_is_moto_stock(emulator_factory):
     assert behaviour["TrustedSigners"]["Items"] == []
 
 
+CF_DEPLOY = "cloudfront-deployment-time"
+
+
+def _update_comment(cf, dist_id: str, comment: str) -> str:
+    got = cf.get_distribution_config(Id=dist_id)
+    config = got["DistributionConfig"] | {"Comment": comment}
+    return cf.update_distribution(Id=dist_id, IfMatch=got["ETag"], DistributionConfig=config)["Distribution"]["Status"]
+
+
+def _deploy_statuses(emu) -> tuple[str, str, str]:
+    cf = emu.client("cloudfront", region="us-east-1")
+    _distribution_config(emu)
+    dist_id = cf.list_distributions()["DistributionList"]["Items"][0]["Id"]
+    deadline = time.monotonic() + 30
+    while cf.get_distribution(Id=dist_id)["Distribution"]["Status"] != "Deployed" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    deployed = cf.get_distribution(Id=dist_id)["Distribution"]["Status"]
+    _update_comment(cf, dist_id, "changed")
+    after_update = cf.get_distribution(Id=dist_id)["Distribution"]["Status"]
+    time.sleep(0.2)
+    return deployed, after_update, cf.get_distribution(Id=dist_id)["Distribution"]["Status"]
+
+
+def test_cloudfront_update_is_in_progress_for_a_while(clean_emulator):
+    # An updated configuration is not served everywhere at once: rotate.yml waits for Deployed.
+    assert _deploy_statuses(clean_emulator) == ("Deployed", "InProgress", "InProgress")
+
+
+def test_cloudfront_update_without_patch_is_deployed_at_once(emulator_factory):
+    assert _deploy_statuses(emulator_factory(disable=WITHOUT))[1:] == ("Deployed", "Deployed")
+
+
 # The "without" tests share one server that lacks every patch of this module (one server
 # start instead of one per patch); each still asserts moto's own behaviour for its patch.
-WITHOUT = [ALB_ATTRS, TG_ATTRS, REFRESH, METRICS, AZ_BALANCE, ACM_CHAIN, SES_DKIM, SES_POLICIES, SES_TOPICS, CF_SHAPE]
+WITHOUT = [ALB_ATTRS, TG_ATTRS, REFRESH, METRICS, AZ_BALANCE, ACM_CHAIN, SES_DKIM, SES_POLICIES, SES_TOPICS, CF_SHAPE,
+           CF_DEPLOY]

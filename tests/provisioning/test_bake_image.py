@@ -46,8 +46,8 @@ def stack(emulator):
         run = run_playbook(playbook, endpoint=emulator.endpoint, tags=tags, extra_vars={**extra, **FAST})
         assert run.rc == 0, run.explain()
     ssm = emulator.client("ssm")
-    ssm.put_parameter(Name="/shopper/local/ses/smtp-username", Value="AKIDBAKETEST", Type="String")
-    ssm.put_parameter(Name="/shopper/local/ses/smtp-password", Value="bake-test-smtp-secret", Type="SecureString")
+    ssm.put_parameter(Name="/shopper/local/ses/smtp-credentials", Type="SecureString",
+                      Value='{"username": "AKIDBAKETEST", "password": "bake-test-smtp-secret"}')
     ssm.put_parameter(Name="/shopper/local/ses/configuration-set", Value=NAME, Type="String")
     return emulator
 

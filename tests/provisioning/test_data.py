@@ -7,6 +7,7 @@ security groups through the network roles' lookup.yml, as it does on AWS when ru
 """
 from __future__ import annotations
 
+import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -95,16 +96,20 @@ def test_the_web_servers_settings_are_published(stack):
     """What the image's boot unit reads (protea_runtime_parameters), written by the rds role."""
     ssm = stack.client("ssm")
     got = {p["Name"].removeprefix("/shopper/local/"): p for p in ssm.get_parameters(Names=[
-        f"/shopper/local/rds/{n}" for n in ("endpoint-address", "endpoint-port", "database-name", "app-username",
-                                            "app-password")], WithDecryption=True)["Parameters"]}
+        f"/shopper/local/rds/{n}" for n in ("endpoint-address", "endpoint-port", "database-name",
+                                            "app-credentials")], WithDecryption=True)["Parameters"]}
     db = _db(stack)
     assert got["rds/endpoint-address"]["Value"] == db["Endpoint"]["Address"]
     assert got["rds/endpoint-port"]["Value"] == str(db["Endpoint"]["Port"])
     assert got["rds/database-name"]["Value"] == db["DBName"]
-    assert got["rds/app-username"]["Value"] == "shopper_app" != db["MasterUsername"]
-    assert got["rds/app-password"]["Type"] == "SecureString" and len(got["rds/app-password"]["Value"]) >= 32
+    # The login in use and its password: one SecureString, so no reader sees one rotated and not the other.
+    assert got["rds/app-credentials"]["Type"] == "SecureString"
+    app = json.loads(got["rds/app-credentials"]["Value"])
+    assert set(app) == {"username", "password"}
+    assert app["username"] == "shopper_app" != db["MasterUsername"]
+    assert len(app["password"]) >= 32
     master = ssm.get_parameter(Name=PASSWORD, WithDecryption=True)["Parameter"]["Value"]
-    assert got["rds/app-password"]["Value"] != master
+    assert app["password"] != master
 
 
 def test_the_passwords_use_the_environments_own_key(stack):
@@ -113,7 +118,7 @@ def test_the_passwords_use_the_environments_own_key(stack):
     assert key["KeyManager"] == "CUSTOMER" and key["Enabled"] is True
     assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is True
     params = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [
-        PASSWORD, "/shopper/local/rds/app-password"]}])["Parameters"]
+        PASSWORD, "/shopper/local/rds/app-credentials"]}])["Parameters"]
     assert len(params) == 2
     assert {p["KeyId"] for p in params} <= {f"alias/{NAME}-parameters", key["KeyId"], key["Arn"]}, params
 

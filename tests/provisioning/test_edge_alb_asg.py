@@ -224,10 +224,10 @@ def test_instance_role_policies(stack):
     # What the web servers may read, evaluated by the emulator's policy simulator over every
     # policy of the role: exactly the boot unit's parameters, no other secret of the stack.
     param = f"arn:aws:ssm:af-south-1:{ACCOUNT}:parameter/shopper/local"
-    readable = ["rds/endpoint-address", "rds/endpoint-port", "rds/database-name", "rds/app-username",
-                "rds/app-password", "ses/smtp-username", "ses/smtp-password"]
-    secret = ["rds/master-password", "alb/origin-secret", "slack/webhook-url", "migrate/replication-password",
-              "ses/configuration-set"]
+    readable = ["rds/endpoint-address", "rds/endpoint-port", "rds/database-name", "rds/app-credentials",
+                "ses/smtp-credentials"]
+    secret = ["rds/master-password", "alb/origin-secret", "alb/origin-secret-previous", "slack/webhook-url",
+              "migrate/replication-password", "ses/configuration-set"]
     got = iam.simulate_principal_policy(
         PolicySourceArn=role["Arn"], ActionNames=["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
         ResourceArns=[f"{param}/{n}" for n in readable + secret] + [f"{param}/rds", f"{param}/"])["EvaluationResults"]

@@ -30,8 +30,7 @@ DOMAIN = "shopper.example.com"
 REGION = "af-south-1"
 SECRET_PARAM = "/shopper/local/alb/origin-secret"
 SECRET = "origin-secret-of-the-stand-in-alb-0123456789"
-SMTP_USER_PARAM = "/shopper/local/ses/smtp-username"
-SMTP_PASSWORD_PARAM = "/shopper/local/ses/smtp-password"
+SMTP_CREDENTIALS_PARAM = "/shopper/local/ses/smtp-credentials"
 CF_ZONE = "Z2FDTNDATAQYW2"
 
 
@@ -268,13 +267,14 @@ def test_smtp_user_key_and_password(stack):
     assert iam.list_attached_user_policies(UserName=user)["AttachedPolicies"] == []
 
     ssm = stack.client("ssm")
-    username = ssm.get_parameter(Name=SMTP_USER_PARAM)["Parameter"]["Value"]
-    assert username == keys[0]["AccessKeyId"]
-    param = ssm.get_parameter(Name=SMTP_PASSWORD_PARAM, WithDecryption=True)["Parameter"]
+    # User name and password in one SecureString: never read half rotated.
+    param = ssm.get_parameter(Name=SMTP_CREDENTIALS_PARAM, WithDecryption=True)["Parameter"]
     assert param["Type"] == "SecureString" and param["Version"] == 1
-    assert param["Value"] == ses_smtp_password(_secret_of(stack.emu, username), REGION)
+    smtp = json.loads(param["Value"])
+    assert smtp["username"] == keys[0]["AccessKeyId"]
+    assert smtp["password"] == ses_smtp_password(_secret_of(stack.emu, smtp["username"]), REGION)
     for run in (stack.first, stack.second, stack.check):
-        assert param["Value"] not in run.stdout and param["Value"] not in run.stderr
+        assert smtp["password"] not in run.stdout and smtp["password"] not in run.stderr
 
 
 # --- preflight: bad edge input stops the run before any AWS call ------------------------------

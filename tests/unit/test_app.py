@@ -299,3 +299,30 @@ def test_verifying_sslmode_without_a_bundle_is_refused(mode):
 def test_unknown_sslmode_is_refused():
     with pytest.raises(ValueError, match="APP_DB_SSLMODE"):
         config.Settings.from_env({"APP_DB_SSLMODE": "on", "APP_DB_CA_BUNDLE": BUNDLE})
+
+
+def test_the_env_file_is_read_as_runtime_config_writes_it(tmp_path):
+    path = tmp_path / "shopper.env"
+    path.write_text('APP_DB_USER="shopper_app_b"\nAPP_DB_PASSWORD="a\\"b\\\\c\\nd"\n# note\n')
+    assert config.read_env_file(str(path)) == {"APP_DB_USER": "shopper_app_b", "APP_DB_PASSWORD": 'a"b\\c\nd'}
+    assert config.read_env_file(str(tmp_path / "missing")) == {} == config.read_env_file("")
+
+
+def test_a_changed_env_file_is_used_from_the_next_request_on(tmp_path, monkeypatch):
+    path = tmp_path / "shopper.env"
+    monkeypatch.setenv("APP_ENV_FILE", str(path))
+    monkeypatch.setenv("APP_DB_SSLMODE", "disable")
+    monkeypatch.setenv("APP_DB_USER", "from_unit")
+    seen = []
+    monkeypatch.setattr(wsgi, "create_app", lambda env=None: seen.append(config.Settings.from_env().db_user)
+                        or (lambda environ, start_response: [b""]))
+    app = wsgi._LazyApp()  # pylint: disable=protected-access
+    app({}, None)
+    path.write_text('APP_DB_USER="shopper_app"\n')
+    app({}, None)
+    app({}, None)
+    path.write_text('APP_DB_USER="shopper_app_b"\n')
+    import os
+    os.utime(path, ns=(1, 1))  # a new version even within the file system's time resolution
+    app({}, None)
+    assert seen == ["from_unit", "shopper_app", "shopper_app_b"]

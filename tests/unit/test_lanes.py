@@ -28,5 +28,17 @@ def test_instance_mode_clouds_share_one_lane() -> None:
 
 def test_lane_of_a_node_id() -> None:
     assert lane_of("tests/e2e/test_site.py") == "clouds"
+    assert lane_of("tests/provisioning/test_bake_image.py::test_a_failed_bake_leaves_no_builder") == "clouds"
+    assert lane_of("tests/provisioning/test_data.py") == "hosts"
     assert lane_of("tests/molecule/test_scenarios.py") == "hosts"
     assert lane_of("conftest.py") == "hosts"
+
+
+def test_files_moved_across_lanes_exist_and_start_no_instance_cloud() -> None:
+    from tests.lanes import FILE_LANES
+
+    for path, lane in FILE_LANES.items():
+        assert (REPO / path).is_file(), path
+        assert lane in {"clouds", "hosts"}
+        if lane == "hosts":
+            assert "instances=True" not in (REPO / path).read_text(), path

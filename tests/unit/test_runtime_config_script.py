@@ -72,7 +72,8 @@ def test_files_are_written_0600_once_and_units_are_not_waited_for(tmp_path: Path
                   {"path": str(out), "format": "env", "values": {"APP_DB_PASSWORD": "rds/app-password"},
                    "units": ["shopper.service"], "action": "try-restart"},
                   {"path": str(sasl), "format": "template", "template": "[h]:587 {u}:{p}\n",
-                   "values": {"u": "ses/smtp-username", "p": "ses/smtp-password"}, "postmap": True,
+                   "values": {"u": "ses/smtp-credentials#username", "p": "ses/smtp-credentials#password"},
+                   "postmap": True,
                    "units": ["postfix.service"], "action": "try-reload-or-restart"})
     monkeypatch.setenv("PROTEA_RUNTIME_CONFIG", cfg)
     monkeypatch.setattr(rc, "imds_token", lambda: "token")
@@ -80,8 +81,8 @@ def test_files_are_written_0600_once_and_units_are_not_waited_for(tmp_path: Path
                                                          "meta-data/tags/instance/Environment": "prod",
                                                          "meta-data/placement/region": "af-south-1"}[path])
     asked = []
-    values = {"/shop/prod/rds/app-password": "s3cret", "/shop/prod/ses/smtp-username": "AKIA1",
-              "/shop/prod/ses/smtp-password": "smtp"}
+    values = {"/shop/prod/rds/app-password": "s3cret",
+              "/shop/prod/ses/smtp-credentials": json.dumps({"username": "AKIA1", "password": "smtp"})}
     monkeypatch.setattr(rc, "fetch", lambda region, names: asked.append((region, names)) or values)
     ran = []
     monkeypatch.setattr(rc.subprocess, "run", lambda cmd, check: ran.append(cmd))
@@ -114,3 +115,31 @@ def test_missing_parameters_fail_and_write_nothing(tmp_path: Path, monkeypatch) 
     with pytest.raises(SystemExit, match="parameters not found in af-south-1: /x/x/rds/app-password"):
         rc.main()
     assert not out.exists()
+
+
+def test_a_field_reference_reads_one_member_of_a_json_parameter() -> None:
+    raw = json.dumps({"username": "shopper_app_b", "password": "p"})
+    assert rc.parameter_path("rds/app-credentials#username") == "rds/app-credentials"
+    assert rc.resolve("rds/app-credentials#username", raw, "/x/rds/app-credentials") == "shopper_app_b"
+    assert rc.resolve("rds/endpoint-port", "5432", "/x/rds/endpoint-port") == "5432"
+    with pytest.raises(SystemExit, match="/x/y is not a JSON object with a 'username' field"):
+        rc.resolve("y#username", "plain", "/x/y")
+    with pytest.raises(SystemExit, match="field 'n' of /x/y is not a string"):
+        rc.resolve("y#n", '{"n": 1}', "/x/y")
+
+
+def test_a_group_readable_file_gets_its_group_and_traversable_directories(tmp_path: Path) -> None:
+    import grp
+    group = grp.getgrgid(os.getgid()).gr_name
+    path = tmp_path / "run" / "protea" / "app.env"
+    old = os.umask(0o077)  # the unit's UMask
+    try:
+        assert rc.write_if_changed(str(path), "A=1\n", 0o640, group)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o640 and os.stat(path).st_gid == os.getgid()
+    assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o711
+    assert stat.S_IMODE(os.stat(path.parent.parent).st_mode) == 0o711
+    assert not rc.write_if_changed(str(path), "A=1\n", 0o640, group)
+    os.chmod(path, 0o600)
+    assert rc.write_if_changed(str(path), "A=1\n", 0o640, group), "a changed mode is put right"

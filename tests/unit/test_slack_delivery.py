@@ -106,3 +106,23 @@ def test_slack_double_rejects_what_slack_rejects(slack):
     assert post(json.dumps({"channel": "#x"}).encode()) == (400, "no_text")
     assert post(json.dumps({"text": "hi"}).encode()) == (200, "ok")
     assert slack.messages == [{"text": "hi"}]
+
+
+def test_slack_double_rotates_webhooks_as_slack_does(slack):
+    import urllib.error
+    import urllib.request
+
+    def post(url: str):
+        req = urllib.request.Request(url, data=b'{"text": "hi"}', headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode()
+
+    old, new = slack.webhook_url, slack.new_webhook()
+    assert new != old and post(new) == (200, "ok") and post(old) == (200, "ok"), "both work until one is revoked"
+    slack.revoke(old)
+    assert post(old) == (404, "no_service") and post(new) == (200, "ok")
+    assert slack.message_paths == [new.removeprefix(slack.base_url), old.removeprefix(slack.base_url),
+                                   new.removeprefix(slack.base_url)]

@@ -39,6 +39,30 @@ def _apply_config_shape() -> None:
         cls.__init__ = __init__  # type: ignore[method-assign]
 
 
+# How long a distribution stays InProgress after it is created or updated. AWS takes minutes; a few
+# seconds keep the same order of events (a changed configuration is not yet served everywhere).
+DEPLOY_SECONDS = 4.0
+
+
+def _apply_deployment_time() -> None:
+    import datetime
+
+    from moto.cloudfront import models
+    from moto.moto_api import state_manager
+
+    state_manager.register_default_transition("cloudfront::distribution", {"progression": "time", "seconds": DEPLOY_SECONDS})
+    original = models.CloudFrontBackend.update_distribution
+
+    def update_distribution(self: Any, dist_config: dict[str, Any], _id: str, if_match: bool) -> Any:
+        result = original(self, dist_config, _id, if_match)
+        dist = self.distributions[_id]
+        dist.status = "InProgress"
+        dist._time_progressed = datetime.datetime.now()  # pylint: disable=protected-access
+        return result
+
+    models.CloudFrontBackend.update_distribution = update_distribution
+
+
 PATCHES = [
     Patch(
         name="cloudfront-config-shape",
@@ -53,5 +77,17 @@ PATCHES = [
         doc="Amazon CloudFront API Reference, GetDistributionConfig / CacheBehavior / TrustedSigners: "
         "https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CacheBehavior.html",
         apply=_apply_config_shape,
+    ),
+    Patch(
+        name="cloudfront-deployment-time",
+        api="cloudfront:CreateDistribution, UpdateDistribution, GetDistribution",
+        moto_does="Reports an updated distribution Deployed at once (an update never goes back to InProgress), "
+        "so nothing shows that edges keep serving the old configuration for a while.",
+        aws_does="A created or updated distribution is InProgress until every edge serves the new configuration "
+        "(minutes), then Deployed; until then some edges still use the old one (here: InProgress for "
+        f"{DEPLOY_SECONDS:g} s).",
+        doc="Amazon CloudFront Developer Guide, Updating a distribution: "
+        "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HowToUpdateDistribution.html",
+        apply=_apply_deployment_time,
     ),
 ]

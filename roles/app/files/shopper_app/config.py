@@ -1,4 +1,6 @@
-"""Settings from the environment (systemd EnvironmentFile written by the app role)."""
+"""Settings from the environment (systemd EnvironmentFile written by the app role), overlaid by
+the file APP_ENV_FILE names: the settings read at boot and on rotation (runtime_config), which the
+app reads again whenever that file changes (wsgi.py)."""
 from __future__ import annotations
 
 import os
@@ -8,6 +10,35 @@ ENGINES = ("postgres", "mysql", "mariadb")
 # libpq's sslmode names; the same meaning is applied to PyMySQL (store.connect).
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 VERIFYING_SSLMODES = ("verify-ca", "verify-full")
+_ESCAPES = {"\\": "\\", '"': '"', "n": "\n"}
+
+
+def read_env_file(path: str) -> dict[str, str]:
+    """KEY="value" lines as runtime_config writes them (\\, \" and \n escaped); {} when there is no file."""
+    if not path:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except FileNotFoundError:
+        return {}
+    values = {}
+    for line in lines:
+        key, sep, raw = line.partition("=")
+        if not sep or not key or line.startswith("#"):
+            continue
+        if len(raw) >= 2 and raw[0] == raw[-1] == '"':
+            out, i, raw = [], 0, raw[1:-1]
+            while i < len(raw):
+                if raw[i] == "\\" and i + 1 < len(raw):
+                    out.append(_ESCAPES.get(raw[i + 1], raw[i + 1]))
+                    i += 2
+                else:
+                    out.append(raw[i])
+                    i += 1
+            raw = "".join(out)
+        values[key.strip()] = raw
+    return values
 
 
 @dataclass(frozen=True)
@@ -25,7 +56,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, env=None) -> "Settings":
-        env = os.environ if env is None else env
+        if env is None:
+            env = {**os.environ, **read_env_file(os.environ.get("APP_ENV_FILE", ""))}
         engine = env.get("APP_DB_ENGINE", "postgres")
         if engine not in ENGINES:
             raise ValueError(f"APP_DB_ENGINE must be one of {ENGINES}, not {engine!r}")

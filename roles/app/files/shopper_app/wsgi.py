@@ -191,15 +191,31 @@ def create_app(env=None) -> App:
     return App(Settings.from_env(env))
 
 
+def _file_version(path: str):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
 class _LazyApp:
-    """Builds the App on first call so importing the module never needs the environment."""
+    """Builds the App on first call so importing the module never needs the environment, and
+    builds it again when the settings file (APP_ENV_FILE) changes: a rotated database password
+    is used from the next request on, with no restart and no request refused."""
 
     def __init__(self):
         self._app = None
+        self._version = None
+        self._lock = threading.Lock()
 
     def __call__(self, environ, start_response):
-        if self._app is None:
-            self._app = create_app()
+        version = _file_version(os.environ.get("APP_ENV_FILE", ""))
+        if self._app is None or version != self._version:
+            with self._lock:
+                if self._app is None or version != self._version:
+                    self._app = create_app()
+                    self._version = version
         return self._app(environ, start_response)
 
 

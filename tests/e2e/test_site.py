@@ -552,6 +552,22 @@ def test_every_credential_rotates_with_no_failed_request(stack: Stack) -> None:
 
     mailer = threading.Thread(target=mail, daemon=True)
     mailer.start()
+    # Alarms keep firing while the webhook rotates: each one reaches Slack (old or new webhook).
+    cw = stack.emu.client("cloudwatch")
+    alarm = cw.describe_alarms(AlarmNamePrefix=f"{PROJECT}-{ENV}")["MetricAlarms"][0]["AlarmName"]
+    slack_before, fired = len(stack.slack.requests), []
+
+    def flap() -> None:
+        state = cw.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"]
+        while not mail_stop.is_set():
+            state = "OK" if state == "ALARM" else "ALARM"
+            cw.set_alarm_state(AlarmName=alarm, StateValue=state, StateReason="e2e: during the rotation")
+            if state == "ALARM":
+                fired.append(state)
+            mail_stop.wait(5)
+
+    flapper = threading.Thread(target=flap, daemon=True)
+    flapper.start()
     try:
         time.sleep(3)
         run = run_playbook("playbooks/rotate.yml", endpoint=stack.emu.endpoint, inventory=INVENTORY, tags=ROTATE_TAGS,
@@ -564,6 +580,7 @@ def test_every_credential_rotates_with_no_failed_request(stack: Stack) -> None:
             stack.ssh(ip, "touch /tmp/rotate-stop", check=False)
         answers = [proc.communicate(timeout=60) for proc in traffic]
         mailer.join(30)
+        flapper.join(30)
         watch.join(30)
     assert run.rc == 0, run.explain()
     stack.env["PROTEA_SLACK_WEBHOOK_URL"] = new_webhook  # the operator's vault now holds the new URL
@@ -602,14 +619,22 @@ def test_every_credential_rotates_with_no_failed_request(stack: Stack) -> None:
     # Origin: only the new value is accepted now.
     assert after["origin"] != before["origin"] and _alb_accepts(stack) == {after["origin"]}
     assert _cloudfront_sends(stack)[0] == after["origin"]
-    # Slack: the notifier posts to the new webhook; the old one is revoked in Slack after the rotation.
+    # Slack: every alarm fired during the rotation was delivered, none refused.
+    deadline = time.monotonic() + 60
+    delivered: list[dict] = []
+    while time.monotonic() < deadline:
+        delivered = [m for m in stack.slack.messages if alarm in json.dumps(m) and "during the rotation" in json.dumps(m)]
+        if len(delivered) >= len(fired):
+            break
+        time.sleep(1)
+    assert len(fired) >= 3 and len(delivered) >= len(fired), (len(fired), len(delivered))
+    assert {r["status"] for r in stack.slack.requests[slack_before:]} == {200}
+    # The notifier posts to the new webhook; the old one is revoked in Slack after the rotation.
     stack.slack.revoke(old_webhook)
     assert _ssm_value(stack, "slack/webhook-url") == new_webhook
     before_alarm = len(stack.slack.messages)
-    cw = stack.emu.client("cloudwatch")
-    alarm = cw.describe_alarms(AlarmNamePrefix=f"{PROJECT}-{ENV}")["MetricAlarms"][0]
-    cw.set_alarm_state(AlarmName=alarm["AlarmName"], StateValue="OK", StateReason="e2e: rotation")
-    cw.set_alarm_state(AlarmName=alarm["AlarmName"], StateValue="ALARM", StateReason="e2e: after rotation")
+    cw.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="e2e: rotation")
+    cw.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="e2e: after rotation")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(stack.slack.messages) == before_alarm:
         time.sleep(1)
@@ -618,6 +643,27 @@ def test_every_credential_rotates_with_no_failed_request(stack: Stack) -> None:
     # Nothing secret in the output, not even of the rotation that wrote them.
     for value in (after["db"]["password"], after["smtp"]["password"], after["origin"], new_webhook.rsplit("/", 1)[1]):
         assert value not in run.stdout and value not in run.stderr
+
+
+def test_a_database_password_changed_by_hand_is_put_back_from_the_parameter(stack: Stack) -> None:
+    # The parameter is the truth (also the upgrade from separate login/password parameters).
+    db, family = _db_family(stack)
+    user = json.loads(_ssm_value(stack, "rds/app-credentials"))["username"]
+    container = f"protea-lc-db-{db['DBInstanceIdentifier']}"
+    change = (["podman", "exec", "-u", "postgres", container, "psql", "-d", db["DBName"], "-c",
+               f"ALTER ROLE {user} PASSWORD 'changed-by-hand'"] if family == "postgres" else
+              ["podman", "exec", container, "mysql", "-uroot", "-e", f"ALTER USER '{user}'@'%' IDENTIFIED BY 'changed-by-hand'"])
+    env = {**os.environ, "CONTAINERS_CONF": str(REPO / "tests/containers/containers.conf")}
+    done = subprocess.run(change, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    ip = stack.web_ips()[0]
+    visit = {"shopper_id": "s-hand", "zone": "hand", "beacon_id": "b-1"}
+    assert stack.http(ip, "POST", "/api/visits", visit)[0] == 503, "the app still logs in: nothing was changed"
+    run = run_playbook("playbooks/database_users.yml", endpoint=stack.emu.endpoint, env=stack.env,
+                       inventory=INVENTORY, extra_vars={"rds_engine": ENGINE} if ENGINE else None)
+    assert run.rc == 0, run.explain()
+    assert [t for t in run.changed_tasks if "else it gets the stored password" in t], run.explain()
+    assert stack.http(ip, "POST", "/api/visits", visit)[0] == 201
 
 
 def test_second_site_run_changes_nothing(stack: Stack) -> None:

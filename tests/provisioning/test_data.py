@@ -281,6 +281,26 @@ def test_rds_endpoint_exported_by_wait(stack):
     assert out.index("Multi-AZ DB instance (started, not waited for)") < out.index("Encrypted file system")
 
 
+def test_an_environment_from_before_the_credentials_parameter_keeps_its_app_password(stack):
+    # Upgrade: the password alone in rds/app-password (earlier versions) seeds rds/app-credentials,
+    # so the servers still running the old image keep logging in.
+    ssm = stack.client("ssm")
+    name = "/shopper/local/rds/app-credentials"
+    kept = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    ssm.delete_parameter(Name=name)
+    ssm.put_parameter(Name="/shopper/local/rds/app-password", Value="LegacyPassword0123456789abcdefXYZ",
+                      Type="SecureString", KeyId=f"alias/{NAME}-parameters")
+    try:
+        run = run_playbook(DATA, endpoint=stack.emu.endpoint, tags="rds", extra_vars=OPTIONS)
+        assert run.rc == 0, run.explain()
+        seeded = json.loads(ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
+        assert seeded == {"username": "shopper_app", "password": "LegacyPassword0123456789abcdefXYZ"}
+        assert "LegacyPassword0123456789abcdefXYZ" not in run.stdout
+    finally:
+        ssm.delete_parameter(Name="/shopper/local/rds/app-password")
+        ssm.put_parameter(Name=name, Value=kept, Type="SecureString", KeyId=f"alias/{NAME}-parameters", Overwrite=True)
+
+
 def test_rds_delete_needs_confirmation(stack):
     run = run_playbook(DATA, endpoint=stack.emu.endpoint, tags="rds",
                        extra_vars={**OPTIONS, "rds_state": "absent"})

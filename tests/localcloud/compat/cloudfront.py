@@ -39,9 +39,16 @@ def _apply_config_shape() -> None:
         cls.__init__ = __init__  # type: ignore[method-assign]
 
 
-# How long a distribution stays InProgress after it is created or updated. AWS takes minutes; a few
-# seconds keep the same order of events (a changed configuration is not yet served everywhere).
-DEPLOY_SECONDS = 4.0
+# How long a distribution stays InProgress after it is created or updated. AWS takes minutes; a
+# minute here is longer than the next steps of a playbook that does not wait (rotate.yml converges
+# the ALB again within ~40 s), so such a playbook is caught. PROTEA_CLOUDFRONT_DEPLOY_SECONDS overrides.
+DEPLOY_SECONDS = 60.0
+
+
+def _deploy_seconds() -> float:
+    import os
+
+    return float(os.environ.get("PROTEA_CLOUDFRONT_DEPLOY_SECONDS") or DEPLOY_SECONDS)
 
 
 def _apply_deployment_time() -> None:
@@ -50,7 +57,8 @@ def _apply_deployment_time() -> None:
     from moto.cloudfront import models
     from moto.moto_api import state_manager
 
-    state_manager.register_default_transition("cloudfront::distribution", {"progression": "time", "seconds": DEPLOY_SECONDS})
+    state_manager.register_default_transition("cloudfront::distribution",
+                                              {"progression": "time", "seconds": _deploy_seconds()})
     original = models.CloudFrontBackend.update_distribution
 
     def update_distribution(self: Any, dist_config: dict[str, Any], _id: str, if_match: bool) -> Any:
@@ -85,7 +93,7 @@ PATCHES = [
         "so nothing shows that edges keep serving the old configuration for a while.",
         aws_does="A created or updated distribution is InProgress until every edge serves the new configuration "
         "(minutes), then Deployed; until then some edges still use the old one (here: InProgress for "
-        f"{DEPLOY_SECONDS:g} s).",
+        f"{DEPLOY_SECONDS:g} s, PROTEA_CLOUDFRONT_DEPLOY_SECONDS).",
         doc="Amazon CloudFront Developer Guide, Updating a distribution: "
         "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HowToUpdateDistribution.html",
         apply=_apply_deployment_time,

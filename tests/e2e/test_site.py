@@ -571,7 +571,8 @@ def test_every_credential_rotates_with_no_failed_request(stack: Stack) -> None:
     try:
         time.sleep(3)
         run = run_playbook("playbooks/rotate.yml", endpoint=stack.emu.endpoint, inventory=INVENTORY, tags=ROTATE_TAGS,
-                           env=stack.env, extra_vars={"slack_notifier_webhook_url": new_webhook}, timeout=1800)
+                           env=stack.env, timeout=1800,
+                           extra_vars=({"rds_engine": ENGINE} if ENGINE else {}) | {"slack_notifier_webhook_url": new_webhook})
         time.sleep(3)
     finally:
         mail_stop.set()

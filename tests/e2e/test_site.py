@@ -461,6 +461,17 @@ except pymysql.err.MySQLError as e:
     print("refused", e.args)
 """,
 }
+# MySQL/MariaDB: the login must demand TLS (REQUIRE SSL) after a rotation as at creation.
+PLAIN_MYSQL_LOGIN = r"""
+import json, sys, pymysql
+c = json.loads(sys.stdin.read())
+try:
+    pymysql.connect(host=c["host"], port=int(c["port"]), database=c["db"], user=c["username"],
+                    password=c["password"], connect_timeout=5).close()
+    print("accepted")
+except pymysql.err.MySQLError as e:
+    print("refused", e.args)
+"""
 SMTP_LOGIN = r"""
 import json, smtplib, ssl, sys
 c = json.loads(sys.stdin.read())
@@ -600,6 +611,9 @@ def test_every_credential_rotates_with_no_failed_request(stack: Stack) -> None:
     login = {"host": db["Endpoint"]["Address"], "port": db["Endpoint"]["Port"], "db": db["DBName"]}
     old_db = stack.ssh(ips[0], f"python3 -c {shlex.quote(OLD_LOGIN[family])}", stdin=json.dumps(login | before["db"]))
     assert old_db.stdout.startswith("refused"), old_db.stdout
+    if family == "mysql":
+        plain = stack.ssh(ips[0], f"python3 -c {shlex.quote(PLAIN_MYSQL_LOGIN)}", stdin=json.dumps(login | after["db"]))
+        assert plain.stdout.startswith("refused"), plain.stdout
     _app_rights(stack, family)  # the twin login has the same rights, no more
     # SMTP: one key, the new one; every message reached SES; the old password is refused.
     keys = stack.emu.client("iam").list_access_keys(UserName=f"{PROJECT}-{ENV}-ses-smtp")["AccessKeyMetadata"]

@@ -36,6 +36,9 @@ ENGINE = os.environ.get("PROTEA_E2E_ENGINE", "")
 # Straight to the instances, whatever proxy the environment names.
 DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 INVENTORY = ["inventories/common", "inventories/local", "inventories/local/aws_ec2.yml"]
+# Every playbook here runs as this IAM user, which has only the shipped deployer policies
+# (playbooks/deployer_policy.yml); the emulator authorizes its key (compat iam-user-keys-authorized).
+DEPLOYER = "protea-e2e-deployer"
 
 
 class Stack:
@@ -110,14 +113,32 @@ class Stack:
         return int(status), json.loads(payload or "{}")
 
 
+def deployer_credentials(emu: Emulator, state: Path) -> dict[str, str]:
+    """The deployer user with the rendered policies attached, and its key for the playbooks' environment."""
+    out = state / "deployer-policy"
+    run = run_playbook("playbooks/deployer_policy.yml", endpoint=emu.endpoint, extra_vars={"deployer_policy_dir": str(out)})
+    assert run.rc == 0, run.explain()
+    iam = emu.client("iam")
+    iam.create_user(UserName=DEPLOYER)
+    for doc in sorted(out.glob("*.json")):
+        arn = iam.create_policy(PolicyName=f"{DEPLOYER}-{doc.stem}", PolicyDocument=doc.read_text())["Policy"]["Arn"]
+        iam.attach_user_policy(UserName=DEPLOYER, PolicyArn=arn)
+    key = iam.create_access_key(UserName=DEPLOYER)["AccessKey"]
+    return {"PROTEA_AWS_ACCESS_KEY_ID": key["AccessKeyId"], "PROTEA_AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     for script in ("build-image", "apt-proxy"):  # cached: no-ops when present
         subprocess.run([str(REPO / "tests/containers" / script)], check=True, capture_output=True, timeout=1800)
     state = tmp_path_factory.mktemp("e2e-localcloud")
     ensure_ssh_key(state)
-    with Emulator(state, instances=True) as emu, SlackDouble() as slack:
+    # PROTEA_IAM_AUDIT_ONLY=1 (while writing the policy): every decision recorded, none enforced.
+    iam_env = {"PROTEA_IAM_AUDIT": str(state / "iam-audit.jsonl"),
+               "PROTEA_IAM_AUDIT_ONLY": os.environ.get("PROTEA_IAM_AUDIT_ONLY", "")}
+    with Emulator(state, instances=True, env=iam_env) as emu, SlackDouble() as slack:
         st = Stack(emu, state, slack)
+        st.env |= deployer_credentials(emu, state)
         run = st.site()
         assert run.rc == 0, run.explain()
         st.first_run = run
@@ -138,6 +159,64 @@ def test_site_built_the_platform(stack: Stack) -> None:
         LaunchTemplateId=lt["LaunchTemplateId"], Versions=[str(lt["Version"])])["LaunchTemplateVersions"][0]
     assert version["LaunchTemplateData"]["ImageId"] in baked, "the group does not run a baked image"
     assert not stack.instances("builder"), "a builder instance was left behind"
+
+
+def _iam_audit(stack: Stack) -> list[dict]:
+    path = stack.state / "iam-audit.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+# Actions AWS authorizes on no resource narrower than "*" (Service Authorization Reference), or,
+# for EC2, whose resources get ids only when created (scoped to the platform's region instead).
+UNSCOPABLE = ("ec2:", "sts:GetCallerIdentity", "kms:CreateKey", "route53:CreateHostedZone", "backup-storage:MountCapsule",
+              "s3:ListAllMyBuckets")
+
+
+def test_site_ran_as_the_deployer_with_only_the_shipped_policy(stack: Stack) -> None:
+    iam = stack.emu.client("iam")
+    attached = {p["PolicyName"] for p in iam.list_attached_user_policies(UserName=DEPLOYER)["AttachedPolicies"]}
+    shipped = {f"{DEPLOYER}-{d.stem}" for d in (stack.state / "deployer-policy").glob("*.json")}
+    assert attached == shipped and len(shipped) >= 5 and not iam.list_user_policies(UserName=DEPLOYER)["PolicyNames"]
+    # Every call of site.yml went through the emulator's authorization as the deployer, and was allowed.
+    mine = [r for r in _iam_audit(stack) if r["user"].endswith(f":user/{DEPLOYER}")]
+    services = {r["operation"].split(":")[0] for r in mine}
+    assert services >= {"ec2", "rds", "ssm", "iam", "elasticloadbalancing", "autoscaling", "cloudfront", "route53", "lambda",
+                        "sns", "backup", "elasticfilesystem", "kms", "acm"}, services
+    denied = sorted({f"{r['action']} {r['resource']}" for r in mine if r["decision"] != "allowed"})
+    assert not denied, denied
+    # Nothing is "*" where AWS scopes the action: read-only calls, or the actions listed above.
+    for doc in (stack.state / "deployer-policy").glob("*.json"):
+        for st in json.loads(doc.read_text())["Statement"]:
+            if st["Resource"] == "*":
+                actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+                wide = [a for a in actions if not a.startswith(UNSCOPABLE)
+                        and not a.split(":")[1].startswith(("Describe", "List", "Get"))]
+                assert not wide, (doc.name, st["Sid"], wide)
+
+
+def test_the_deployer_may_not_touch_what_is_not_the_platforms(stack: Stack) -> None:
+    import boto3
+    import botocore.exceptions
+    session = boto3.session.Session(aws_access_key_id=stack.env["PROTEA_AWS_ACCESS_KEY_ID"],
+                                    aws_secret_access_key=stack.env["PROTEA_AWS_SECRET_ACCESS_KEY"])
+    calls = {
+        "another environment's secret": lambda c: c("ssm").get_parameter(Name="/shopper/production/rds/master-password"),
+        "a user outside the platform": lambda c: c("iam").create_user(UserName="mallory"),
+        "a role outside the platform": lambda c: c("iam").attach_role_policy(
+            RoleName="OrganizationAccountAccessRole", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess"),
+        "an instance in another region": lambda c: c("ec2", "eu-west-1").run_instances(
+            ImageId="ami-12c6146b", MinCount=1, MaxCount=1),
+        "another database": lambda c: c("rds").delete_db_instance(DBInstanceIdentifier="other-db", SkipFinalSnapshot=True),
+    }
+    allowed = []
+    for what, call in calls.items():
+        try:
+            call(lambda svc, region="af-south-1": session.client(svc, region_name=region, endpoint_url=stack.emu.endpoint))
+            allowed.append(what)
+        except botocore.exceptions.ClientError as exc:
+            if exc.response["Error"]["Code"] not in ("AccessDenied", "AccessDeniedException"):
+                allowed.append(f"{what}: {exc.response['Error']['Code']}")
+    assert not allowed, allowed
 
 
 def test_private_instances_only_through_the_bastion(stack: Stack) -> None:
@@ -679,6 +758,11 @@ def test_a_database_password_changed_by_hand_is_put_back_from_the_parameter(stac
     assert run.rc == 0, run.explain()
     assert [t for t in run.changed_tasks if "else it gets the stored password" in t], run.explain()
     assert stack.http(ip, "POST", "/api/visits", visit)[0] == 201
+    if family == "mysql":  # the repaired login still demands TLS
+        creds = json.loads(_ssm_value(stack, "rds/app-credentials"))
+        login = {"host": db["Endpoint"]["Address"], "port": db["Endpoint"]["Port"], "db": db["DBName"]}
+        plain = stack.ssh(ip, f"python3 -c {shlex.quote(PLAIN_MYSQL_LOGIN)}", stdin=json.dumps(login | creds))
+        assert plain.stdout.startswith("refused"), plain.stdout
 
 
 def test_second_site_run_changes_nothing(stack: Stack) -> None:

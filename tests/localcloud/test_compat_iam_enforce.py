@@ -1,0 +1,84 @@
+"""A request signed with an IAM user's key is authorized as AWS does it (patched); moto lets it all through (unpatched)."""
+from __future__ import annotations
+
+import json
+
+import boto3
+import botocore.exceptions
+import pytest
+
+pytestmark = pytest.mark.emulator
+
+PATCH = "iam-user-keys-authorized"
+ACCOUNT = "123456789012"
+REGION = "af-south-1"
+PARAM = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter"
+TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                  "Action": "sts:AssumeRole"}]}
+POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": ["ssm:PutParameter", "ssm:GetParameter"], "Resource": f"{PARAM}/shop/prod/*"},
+    {"Effect": "Allow", "Action": "ssm:DescribeParameters", "Resource": "*",
+     "Condition": {"StringEquals": {"aws:RequestedRegion": REGION}}},
+    {"Effect": "Allow", "Action": "lambda:CreateFunction",
+     "Resource": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:shop-*"},
+    {"Effect": "Allow", "Action": "iam:PassRole", "Resource": f"arn:aws:iam::{ACCOUNT}:role/shop-notifier",
+     "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}},
+]}
+
+
+def _deployer(emu):
+    """A user with POLICY, its own boto3 session, and two roles it may or may not pass."""
+    iam = emu.client("iam")
+    iam.create_user(UserName="deployer")
+    iam.put_user_policy(UserName="deployer", PolicyName="deploy", PolicyDocument=json.dumps(POLICY))
+    key = iam.create_access_key(UserName="deployer")["AccessKey"]
+    roles = {name: iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+             for name in ("shop-notifier", "shop-admin")}
+    session = boto3.session.Session(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+                                    region_name=REGION)
+    return (lambda svc, region=REGION: session.client(svc, endpoint_url=emu.endpoint, region_name=region)), roles
+
+
+def _denied(call) -> bool:
+    try:
+        call()
+    except botocore.exceptions.ClientError as exc:
+        assert exc.response["Error"]["Code"] in ("AccessDenied", "AccessDeniedException"), exc.response
+        return True
+    return False
+
+
+def _function(client, name, role):
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("index.py", "def handler(e, c):\n    return 1\n")
+    return lambda: client("lambda").create_function(FunctionName=name, Runtime="python3.12", Role=role,
+                                                    Handler="index.handler", Code={"ZipFile": buf.getvalue()})
+
+
+def test_a_user_key_may_do_what_its_policy_allows_on_the_resources_it_names(clean_emulator):
+    client, roles = _deployer(clean_emulator)
+    ssm = client("ssm")
+    assert not _denied(lambda: ssm.put_parameter(Name="/shop/prod/x", Value="1", Type="String"))
+    assert not _denied(lambda: ssm.get_parameter(Name="/shop/prod/x"))
+    # Another path, another action, another region: denied.
+    assert _denied(lambda: ssm.put_parameter(Name="/shop/other/x", Value="1", Type="String"))
+    assert _denied(lambda: ssm.delete_parameter(Name="/shop/prod/x"))
+    assert not _denied(lambda: ssm.describe_parameters())
+    assert _denied(lambda: client("ssm", "eu-west-1").describe_parameters())
+    # Handing a role to Lambda needs iam:PassRole on that role.
+    assert _denied(_function(client, "shop-a", roles["shop-admin"]))
+    assert _denied(_function(client, "other-a", roles["shop-notifier"]))
+    assert not _denied(_function(client, "shop-a", roles["shop-notifier"]))
+    # The harness's own (non-IAM) key is not affected.
+    clean_emulator.client("ssm").delete_parameter(Name="/shop/prod/x")
+
+
+def test_without_the_patch_moto_authorizes_nothing(emulator_factory):
+    client, roles = _deployer(emulator_factory(disable=[PATCH]))
+    ssm = client("ssm")
+    assert not _denied(lambda: ssm.put_parameter(Name="/shop/other/x", Value="1", Type="String"))
+    assert not _denied(lambda: ssm.delete_parameter(Name="/shop/other/x"))
+    assert not _denied(_function(client, "other-a", roles["shop-admin"]))

@@ -21,6 +21,12 @@ POLICY = {"Version": "2012-10-17", "Statement": [
      "Condition": {"StringEquals": {"aws:RequestedRegion": REGION}}},
     {"Effect": "Allow", "Action": "lambda:CreateFunction",
      "Resource": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:shop-*"},
+    {"Effect": "Allow", "Action": "iam:AttachRolePolicy", "Resource": f"arn:aws:iam::{ACCOUNT}:role/shop-*",
+     "Condition": {"ArnEquals": {"iam:PolicyARN": f"arn:aws:iam::{ACCOUNT}:policy/shop-ok"}}},
+    {"Effect": "Allow", "Action": ["s3:CreateBucket", "s3:PutEncryptionConfiguration", "s3:ListBucket"],
+     "Resource": "arn:aws:s3:::shop-*"},
+    {"Effect": "Allow", "Action": "autoscaling:CreateAutoScalingGroup",
+     "Resource": f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/shop-*"},
     {"Effect": "Allow", "Action": "iam:PassRole", "Resource": f"arn:aws:iam::{ACCOUNT}:role/shop-notifier",
      "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}},
 ]}
@@ -72,6 +78,35 @@ def test_a_user_key_may_do_what_its_policy_allows_on_the_resources_it_names(clea
     assert _denied(_function(client, "shop-a", roles["shop-admin"]))
     assert _denied(_function(client, "other-a", roles["shop-notifier"]))
     assert not _denied(_function(client, "shop-a", roles["shop-notifier"]))
+    # A managed policy is attached only when the condition names it (the resource is the role).
+    admin = clean_emulator.client("iam")
+    ok, other = (admin.create_policy(PolicyName=n, PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}))
+        ["Policy"]["Arn"] for n in ("shop-ok", "shop-other"))
+    assert not _denied(lambda: client("iam").attach_role_policy(RoleName="shop-notifier", PolicyArn=ok))
+    assert _denied(lambda: client("iam").attach_role_policy(RoleName="shop-notifier", PolicyArn=other))
+    # S3 bucket requests are authorized as their IAM actions (HeadBucket is s3:ListBucket).
+    s3 = client("s3")
+    assert not _denied(lambda: s3.create_bucket(Bucket="shop-logs",
+                                                CreateBucketConfiguration={"LocationConstraint": REGION}))
+    assert not _denied(lambda: s3.put_bucket_encryption(Bucket="shop-logs", ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}))
+    assert not _denied(lambda: s3.head_bucket(Bucket="shop-logs"))
+    assert _denied(lambda: s3.put_bucket_policy(Bucket="shop-logs", Policy=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                                                "Resource": "arn:aws:s3:::shop-logs/*"}]})))
+    assert _denied(lambda: s3.create_bucket(Bucket="other-logs", CreateBucketConfiguration={"LocationConstraint": REGION}))
+    # A group whose launch template carries an instance profile passes that profile's role to EC2.
+    admin.create_instance_profile(InstanceProfileName="shop-admin")
+    admin.add_role_to_instance_profile(InstanceProfileName="shop-admin", RoleName="shop-admin")
+    ec2 = clean_emulator.client("ec2", region=REGION)
+    ami = ec2.describe_images(Owners=["136693071363"])["Images"][0]["ImageId"]
+    ec2.create_launch_template(LaunchTemplateName="shop-web", LaunchTemplateData={
+        "ImageId": ami, "InstanceType": "t3.micro", "IamInstanceProfile": {"Name": "shop-admin"}})
+    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+    assert _denied(lambda: client("autoscaling").create_auto_scaling_group(
+        AutoScalingGroupName="shop-web", LaunchTemplate={"LaunchTemplateName": "shop-web", "Version": "$Latest"},
+        MinSize=0, MaxSize=1, VPCZoneIdentifier=subnet))
     # The harness's own (non-IAM) key is not affected.
     clean_emulator.client("ssm").delete_parameter(Name="/shop/prod/x")
 

@@ -1,9 +1,9 @@
 """Alerting tier on the emulator: check mode, converge, no-op converge, boto3 verification,
 and the end-to-end path alarm -> SNS -> deployed Lambda zip -> Slack double.
 
-The other tiers' resources the alarms watch (ALB, target group, a bastion) are created here
-with boto3 under the names those roles use; EFS/CloudFront ids come in as the facts their
-roles set (efs_file_system_id, cloudfront_distribution_id). The Slack double is a real HTTP
+The other tiers' resources the alarms watch (ALB, target group, a bastion, the file system,
+the distribution) are created here with boto3 under the names those roles use; the playbook
+runs alone, as after the other tiers, and finds them. The Slack double is a real HTTP
 server on loopback; the emulator's compat layer runs the deployed zip for SNS deliveries
 (tests/localcloud/compat/lambda_sns.py) and publishes alarm transitions to SNS
 (compat/cloudwatch.py).
@@ -30,7 +30,6 @@ REGION, EDGE = "af-south-1", "us-east-1"
 ACCOUNT = "123456789012"
 FN = f"{P}-slack-notifier"
 PARAM = "/shopper/local/slack/webhook-url"
-EFS_ID, CF_ID = "fs-0a1b2c3d4e5f67890", "E2QWRUHEXAMPLE"
 DEBIAN_OWNER = "136693071363"
 EXTRA_EDGE_ALARM = {
     "name": f"{P}-dns-health", "region": EDGE, "namespace": "AWS/Route53", "metric_name": "HealthCheckStatus",
@@ -59,8 +58,17 @@ def _seed_other_tiers(emu) -> dict:
         MinSize=0, MaxSize=2, DesiredCapacity=0, VPCZoneIdentifier=",".join(subnets))
     emu.client("backup").create_backup_vault(BackupVaultName=P)
     emu.client("sns").create_topic(Name=f"{P}-ses-events")
+    # The data tier's file system (efs role: Name tag) and the edge tier's distribution (its comment).
+    efs = emu.client("efs").create_file_system(CreationToken=f"{P}-efs", Tags=[{"Key": "Name", "Value": f"{P}-efs"}])
+    cf = emu.client("cloudfront").create_distribution(DistributionConfig={
+        "CallerReference": P, "Comment": f"{P} site", "Enabled": True,
+        "Origins": {"Quantity": 1, "Items": [{"Id": "alb", "DomainName": "origin.shopper.example.com",
+                                              "CustomOriginConfig": {"HTTPPort": 80, "HTTPSPort": 443,
+                                                                     "OriginProtocolPolicy": "https-only"}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "alb", "ViewerProtocolPolicy": "redirect-to-https",
+                                 "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"}})["Distribution"]
     return {"alb": lb["LoadBalancerArn"].split(":loadbalancer/")[1], "tg": tg["TargetGroupArn"].split(":")[-1],
-            "bastion": bastion["InstanceId"]}
+            "bastion": bastion["InstanceId"], "efs": efs["FileSystemId"], "cf": cf["Id"]}
 
 
 def _topics(emu) -> list[str]:
@@ -90,8 +98,6 @@ def stack(emulator, slack, tmp_path_factory):
         "slack_notifier_webhook_url": slack.webhook_url,
         "slack_notifier_backoff_seconds": 0.05,
         "slack_notifier_build_dir": str(tmp_path_factory.mktemp("slack-build")),
-        "efs_file_system_id": EFS_ID,
-        "cloudfront_distribution_id": CF_ID,
         # An extra alarm on a metric that exists only in us-east-1, with no topic named: it must
         # notify the us-east-1 topic (the strict emulator, like CloudWatch, refuses the
         # af-south-1 alarms topic the role used to give it: "Invalid region af-south-1 specified").
@@ -248,7 +254,7 @@ def test_alarms_watch_the_platform_and_notify_the_alarms_topic(stack):
     assert dims("alb-unhealthy-hosts") == {"LoadBalancer": t["alb"], "TargetGroup": t["tg"]}
     assert dims("asg-in-service") == {"AutoScalingGroupName": f"{P}-web"}
     assert dims("rds-cpu") == {"DBInstanceIdentifier": f"{P}-db"}
-    assert dims("efs-io-limit") == {"FileSystemId": EFS_ID}
+    assert dims("efs-io-limit") == {"FileSystemId": stack.targets["efs"]}
     assert dims(f"bastion-status-{t['bastion']}") == {"InstanceId": t["bastion"]}
     assert (alarms[f"{P}-agent-memory"]["Namespace"], alarms[f"{P}-agent-memory"]["MetricName"]) == ("CWAgent", "mem_used_percent")
     free = alarms[f"{P}-rds-free-storage"]
@@ -268,7 +274,7 @@ def test_cloudfront_alarm_lives_in_us_east_1_with_its_topic(stack):
     assert sorted(alarms) == sorted([f"{P}-cloudfront-5xx-rate", EXTRA_EDGE_ALARM["name"]])
     alarm = alarms[f"{P}-cloudfront-5xx-rate"]
     assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/CloudFront", "5xxErrorRate")
-    assert sorted((d["Name"], d["Value"]) for d in alarm["Dimensions"]) == [("DistributionId", CF_ID), ("Region", "Global")]
+    assert sorted((d["Name"], d["Value"]) for d in alarm["Dimensions"]) == [("DistributionId", stack.targets["cf"]), ("Region", "Global")]
     assert alarm["AlarmActions"] == [f"arn:aws:sns:{EDGE}:{ACCOUNT}:{P}-edge-alarms"]
 
 
@@ -296,7 +302,7 @@ def test_dashboard_shows_every_alarm_and_the_tiers(stack):
     names = sorted(a.rsplit(":", 1)[1] for a in overview["properties"]["alarms"])
     assert names == sorted(set(_alarms(stack.emu, REGION)) | set(_alarms(stack.emu, EDGE)))
     metrics = json.dumps([w["properties"]["metrics"] for w in body["widgets"] if w["type"] == "metric"])
-    for needle in (stack.targets["alb"], f"{P}-db", EFS_ID, CF_ID, FN):
+    for needle in (stack.targets["alb"], f"{P}-db", stack.targets["efs"], stack.targets["cf"], FN):
         assert needle in metrics
 
 

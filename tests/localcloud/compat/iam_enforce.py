@@ -26,7 +26,7 @@ import os
 import re
 import threading
 from typing import Any, Callable
-from urllib.parse import unquote
+from urllib.parse import unquote, urlparse
 
 from tests.localcloud.compat import Patch
 from tests.localcloud.compat.iam import _principal_documents, evaluate
@@ -47,9 +47,36 @@ PASS_ROLE = {
     "backup:CreateBackupSelection": ("IamRoleArn", "backup.amazonaws.com"),
     "ec2:RunInstances": ("IamInstanceProfile", "ec2.amazonaws.com"),
     "ec2:AssociateIamInstanceProfile": ("IamInstanceProfile", "ec2.amazonaws.com"),
+    "ec2:CreateFlowLogs": ("DeliverLogsPermissionArn", "vpc-flow-logs.amazonaws.com"),
+    # The instance profile of the launch template the group will launch from.
+    "autoscaling:CreateAutoScalingGroup": ("LaunchTemplate", "ec2.amazonaws.com"),
+    "autoscaling:UpdateAutoScalingGroup": ("LaunchTemplate", "ec2.amazonaws.com"),
 }
 # REST-JSON services answer a JSON error even to a request without a JSON body (a GET).
 JSON_ERRORS = {"lambda", "elasticfilesystem", "backup", "ses"}
+# S3 bucket-level requests by method and sub-resource -> IAM action (moto names some of them
+# after the API, e.g. HeadBucket, or falls back to a default for the ones it does not list).
+S3_BUCKET_ACTIONS = {
+    "GET": {"encryption": "GetEncryptionConfiguration", "ownershipControls": "GetBucketOwnershipControls",
+            "publicAccessBlock": "GetBucketPublicAccessBlock", "policy": "GetBucketPolicy", "tagging": "GetBucketTagging",
+            "versioning": "GetBucketVersioning", "lifecycle": "GetLifecycleConfiguration", "acl": "GetBucketAcl",
+            "requestPayment": "GetBucketRequestPayment", "object-lock": "GetBucketObjectLockConfiguration",
+            "accelerate": "GetAccelerateConfiguration", "website": "GetBucketWebsite", "logging": "GetBucketLogging",
+            "cors": "GetBucketCORS", "replication": "GetReplicationConfiguration", "notification": "GetBucketNotification",
+            "location": "GetBucketLocation", "policyStatus": "GetBucketPolicyStatus", "": "ListBucket"},
+    "HEAD": {"": "ListBucket"},
+    "PUT": {"encryption": "PutEncryptionConfiguration", "ownershipControls": "PutBucketOwnershipControls",
+            "publicAccessBlock": "PutBucketPublicAccessBlock", "policy": "PutBucketPolicy", "tagging": "PutBucketTagging",
+            "versioning": "PutBucketVersioning", "lifecycle": "PutLifecycleConfiguration", "acl": "PutBucketAcl",
+            "logging": "PutBucketLogging", "notification": "PutBucketNotification", "": "CreateBucket"},
+    "DELETE": {"policy": "DeleteBucketPolicy", "tagging": "PutBucketTagging", "encryption": "PutEncryptionConfiguration",
+               "lifecycle": "PutLifecycleConfiguration", "publicAccessBlock": "PutBucketPublicAccessBlock",
+               "ownershipControls": "PutBucketOwnershipControls", "": "DeleteBucket"},
+}
+# IAM operations on a principal that name a managed policy: the resource is the principal, the
+# policy is the condition key iam:PolicyARN.
+ATTACH = {"AttachRolePolicy", "DetachRolePolicy", "AttachUserPolicy", "DetachUserPolicy", "AttachGroupPolicy",
+          "DetachGroupPolicy"}
 _LOCK = threading.Lock()
 
 
@@ -100,7 +127,7 @@ def _resources(prefix: str, op: str, p: dict[str, list[str]], path: str, region:
                           ("GroupName", "group")):
             if first(key):
                 out.append(f"arn:aws:iam::{acct}:{kind}/{first(key)}")
-        if first("PolicyArn"):
+        if first("PolicyArn") and op not in ATTACH:
             out.append(first("PolicyArn"))
         elif op == "CreatePolicy":
             out.append(f"arn:aws:iam::{acct}:policy{first('Path') or '/'}{first('PolicyName')}")
@@ -133,6 +160,7 @@ def _resources(prefix: str, op: str, p: dict[str, list[str]], path: str, region:
         out = [f"{arn}:db:{n}" for n in p.get("DBInstanceIdentifier", [])]
         out += [f"{arn}:subgrp:{n}" for n in p.get("DBSubnetGroupName", [])]
         out += [f"{arn}:pg:{n}" for n in p.get("DBParameterGroupName", [])]
+        out += [f"{arn}:es:{n}" for n in p.get("SubscriptionName", [])]
         out += [f"{arn}:snapshot:{n}" for n in p.get("DBSnapshotIdentifier", []) + p.get("FinalDBSnapshotIdentifier", [])]
         return out + p.get("ResourceName", [])
     if prefix == "elasticloadbalancing":
@@ -196,6 +224,7 @@ def _resources(prefix: str, op: str, p: dict[str, list[str]], path: str, region:
         out = [f"{arn}:file-system/{i}" for i in re.findall(r"/file-systems/(fs-[^/?]+)", path)]
         out += [f"{arn}:access-point/{i}" for i in re.findall(r"/access-points/(fsap-[^/?]+)", path)]
         out += [f"{arn}:file-system/{i}" for i in p.get("FileSystemId", [])]
+        out += [f"{arn}:file-system/{i}" for i in re.findall(r"/(?:create|delete)-tags/(fs-[^/?]+)", path)]
         if op == "CreateFileSystem":
             out.append(f"{arn}:file-system/*")
         m = re.search(r"/resource-tags/([^/?]+)", path)
@@ -209,18 +238,38 @@ def _resources(prefix: str, op: str, p: dict[str, list[str]], path: str, region:
         out = [f"{arn}:identity/{unquote(i)}" for i in re.findall(r"/identities/([^/?]+)", path)]
         out += [f"{arn}:configuration-set/{unquote(i)}" for i in re.findall(r"/configuration-sets/([^/?]+)", path)]
         out += [f"{arn}:identity/{i}" for i in p.get("Identity", []) + p.get("EmailIdentity", [])]
-        out += [f"{arn}:configuration-set/{c}" for c in p.get("ConfigurationSetName", [])]
+        out += [f"{arn}:identity/{d}" for d in p.get("Domain", [])]
+        out += [f"{arn}:configuration-set/{c}" for c in p.get("ConfigurationSetName", []) + p.get("ConfigurationSet.Name", [])]
         return list(dict.fromkeys(out))
     return []
 
 
-def _roles_passed(action: str, p: dict[str, list[str]], acct: str, iam: Any) -> list[tuple[str, str]]:
+def _template_profiles(p: dict[str, list[str]], acct: str, region: str) -> list[str]:
+    """The instance profile (ARN or name) of the launch template version an Auto Scaling request names."""
+    from moto.ec2.models import ec2_backends
+    ec2 = ec2_backends[acct][region]
+    tid, name = (p.get("LaunchTemplate.LaunchTemplateId") or [""])[0], (p.get("LaunchTemplate.LaunchTemplateName") or [""])[0]
+    try:
+        template = ec2.get_launch_template(tid) if tid else ec2.get_launch_template_by_name(name) if name else None
+        version = template.get_version((p.get("LaunchTemplate.Version") or ["$Default"])[0]) if template else None
+    except Exception:  # noqa: BLE001 - the service reports an unknown template itself
+        return []
+    profile = (version.data.get("IamInstanceProfile") or {}) if version else {}
+    return [v for v in (profile.get("Arn"), profile.get("Name")) if v][:1]
+
+
+def _roles_passed(action: str, p: dict[str, list[str]], acct: str, iam: Any,
+                  region: str = "") -> list[tuple[str, str]]:
     spec = PASS_ROLE.get(action)
     if not spec:
         return []
     key, service = spec
-    values = (p.get("IamInstanceProfile.Arn") or p.get("IamInstanceProfile.Name") if key == "IamInstanceProfile"
-              else p.get(key))
+    if key == "LaunchTemplate":
+        values = _template_profiles(p, acct, region)
+        key = "IamInstanceProfile"
+    else:
+        values = (p.get("IamInstanceProfile.Arn") or p.get("IamInstanceProfile.Name") if key == "IamInstanceProfile"
+                  else p.get(key))
     roles = []
     for value in values or []:
         if key == "IamInstanceProfile":
@@ -273,7 +322,12 @@ def _apply() -> None:
         op = self._get_action()
         op = op[0] if isinstance(op, list) else op
         if prefix == "s3":
-            # moto names S3's IAM action (data["Action"]) and its resource.
+            # moto computes the resource; bucket-level actions are named here (S3_BUCKET_ACTIONS).
+            if resource.removeprefix("arn:aws:s3:::") not in ("*", resource) and "/" not in resource.removeprefix("arn:aws:s3:::"):
+                query = urlparse(self.uri).query
+                sub = next((k.split("=")[0] for k in query.split("&") if k.split("=")[0] in S3_BUCKET_ACTIONS.get(
+                    self.method, {})), "") if query else ""
+                op = S3_BUCKET_ACTIONS.get(self.method, {}).get(sub, op)
             actions, resources = [f"s3:{op}"], [resource]
             params: dict[str, list[str]] = {}
         else:
@@ -282,16 +336,22 @@ def _apply() -> None:
             path = unquote(getattr(self, "path", "") or "")
             resources = _resources(prefix, op, params, path, region, self.current_account) or ["*"]
         docs = _principal_documents(iam, user)
-        checks = [(a, r, {"aws:requestedregion": [region]}) for a in actions for r in resources]
+        base = {"aws:requestedregion": [region]}
+        if op in ATTACH and params.get("PolicyArn"):
+            base["iam:policyarn"] = params["PolicyArn"]
+        checks = [(a, r, base) for a in actions for r in resources]
         for a in actions:
             checks += [("iam:PassRole", role, {"aws:requestedregion": [region], "iam:passedtoservice": [svc]})
-                       for role, svc in _roles_passed(a, params, self.current_account, iam)]
+                       for role, svc in _roles_passed(a, params, self.current_account, iam, region)]
         for action, res, context in checks:
             decision = evaluate(docs, action, res, context)
             _audit({"user": user, "operation": f"{prefix}:{op}", "action": action, "resource": res,
                     "context": context, "decision": decision})
             if decision != "allowed" and os.environ.get("PROTEA_IAM_AUDIT_ONLY") != "1":
                 message = f"User: {user} is not authorized to perform: {action} on resource: {res}"
+                if prefix == "s3":
+                    from moto.s3.exceptions import S3AccessDeniedError
+                    raise S3AccessDeniedError()
                 if "json" in (self.headers.get("Content-Type") or "") or prefix in JSON_ERRORS:
                     raise JsonRESTError("AccessDeniedException", message)
                 raise AccessDeniedError(user_arn=user, action=f"{action} on resource: {res}")

@@ -9,4 +9,5 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$PWD/tests/containers/containers.conf}"
 export PROTEA_MOLECULE_RESULTS="$PWD/bench/results/molecule.json"
+export PROTEA_MOLECULE_ALL=1  # also the role scenarios the suite verifies inside web_host
 exec python -m pytest -q tests/molecule "$@"

@@ -27,6 +27,13 @@ def _inventory_hosts(path: str) -> list[str]:
 def pytest_configure(config):
     inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
     if getattr(config.option, "hosts", None) is None and inventory and os.path.exists(inventory):
-        config.option.hosts = ",".join(f"podman://{name}" for name in _inventory_hosts(inventory))
+        names = _inventory_hosts(inventory)
+        # A scenario that also runs other scenarios' tests names the instance they are about.
+        only = [n for n in os.environ.get("PROTEA_VERIFY_HOSTS", "").split(",") if n]
+        if only:
+            missing = set(only) - set(names)
+            assert not missing, f"PROTEA_VERIFY_HOSTS names {sorted(missing)}, not in the scenario's inventory {names}"
+            names = only
+        config.option.hosts = ",".join(f"podman://{name}" for name in names)
         config.option.connection = None
         config.option.ansible_inventory = None

@@ -2,7 +2,8 @@
 `molecule test -s NAME` (destroy, create, prepare, converge, idempotence,
 verify, destroy; see molecule/config.yml). A failure shows the tail of
 molecule's output. A bench run (bench/molecule.sh sets PROTEA_MOLECULE_RESULTS) gets the
-wall times (whole scenario and per step) merged into that file; a test run leaves the
+wall times (whole scenario and per step) merged into that file, and runs the single-role
+scenarios that the suite verifies inside web_host (IN_WEB_HOST); a test run leaves the
 checkout as it found it. Nothing here asserts on time."""
 from __future__ import annotations
 
@@ -18,7 +19,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SCENARIOS = sorted(p.parent.name for p in (REPO / "molecule").glob("*/molecule.yml"))
+ALL_SCENARIOS = sorted(p.parent.name for p in (REPO / "molecule").glob("*/molecule.yml"))
+# Single-role scenarios whose tests molecule/web_host also runs, on the instance composed as
+# the image is (its verifier's additional_files_or_dirs), after converging those roles twice:
+# the suite runs them there only; bench/molecule.sh (PROTEA_MOLECULE_ALL=1) runs each alone too.
+IN_WEB_HOST = ("base", "efs_mount", "ses_relay", "cloudwatch_agent")
+SCENARIOS = [s for s in ALL_SCENARIOS if os.environ.get("PROTEA_MOLECULE_ALL") == "1" or s not in IN_WEB_HOST]
 # Where a bench run collects the timings (bench/molecule.sh sets it); unset: not recorded.
 RESULTS = os.environ.get("PROTEA_MOLECULE_RESULTS")
 STEP = re.compile(r"\[(?P<scenario>[\w.-]+) > (?P<step>\w+)\] (?P<what>Executing|Executed: \w+)")
@@ -99,3 +105,6 @@ def test_scenario(scenario: str, host_image: str) -> None:
     assert f"[{scenario} > idempotence] Executed: Successful" in output, (
         f"idempotence did not run for {scenario}:\n{tail}")
     assert f"[{scenario} > verify] Executed: Successful" in output, f"verify did not run for {scenario}:\n{tail}"
+    if scenario == "web_host":  # the role scenarios' tests ran here (IN_WEB_HOST)
+        for role in IN_WEB_HOST:
+            assert f"test_{role}.py" in output, f"web_host's verify did not run {role}'s tests:\n{tail}"

@@ -28,7 +28,9 @@ def test_instance_mode_clouds_share_one_lane() -> None:
 
 def test_lane_of_a_node_id() -> None:
     assert lane_of("tests/e2e/test_site.py") == "clouds"
-    assert lane_of("tests/provisioning/test_bake_image.py::test_a_failed_bake_leaves_no_builder") == "clouds"
+    assert lane_of("tests/provisioning/test_bake_image.py::test_a_failed_bake_leaves_no_builder") == "hosts"
+    assert lane_of("tests/localcloud/test_compat_region_rules.py::test_x") == "hosts"
+    assert lane_of("tests/localcloud/test_instances.py") == "clouds"
     assert lane_of("tests/provisioning/test_data.py") == "hosts"
     assert lane_of("tests/molecule/test_scenarios.py") == "hosts"
     assert lane_of("conftest.py") == "hosts"

@@ -11,7 +11,9 @@ import yaml
 
 VARS = yaml.safe_load((Path(__file__).resolve().parent.parent / "vars" / "test.yml").read_text())
 REGION = VARS["ses_double_region"]
-RELAY = f"[email-smtp.{REGION}.amazonaws.com]:{VARS['ses_double_port']}"
+# molecule/web_host runs these tests with its own double port.
+PORT = int(os.environ.get("PROTEA_SES_DOUBLE_PORT") or VARS["ses_double_port"])
+RELAY = f"[email-smtp.{REGION}.amazonaws.com]:{PORT}"
 STORE = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ses-double" / "store" / "messages.jsonl"
 
 

@@ -37,7 +37,7 @@ ENGINE = os.environ.get("PROTEA_E2E_ENGINE", "")
 DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 INVENTORY = ["inventories/common", "inventories/local", "inventories/local/aws_ec2.yml"]
 # Every playbook here runs as this IAM user, which has only the shipped deployer policies
-# (playbooks/deployer_policy.yml); the emulator authorizes its key (compat iam-user-keys-authorized).
+# (playbooks/deployer_policy.yml); the emulator authorizes its key (compat iam-requests-authorized).
 DEPLOYER = "protea-e2e-deployer"
 
 
@@ -178,7 +178,7 @@ def test_site_ran_as_the_deployer_with_only_the_shipped_policy(stack: Stack) -> 
     shipped = {f"{DEPLOYER}-{d.stem}" for d in (stack.state / "deployer-policy").glob("*.json")}
     assert attached == shipped and len(shipped) >= 5 and not iam.list_user_policies(UserName=DEPLOYER)["PolicyNames"]
     # Every call of site.yml went through the emulator's authorization as the deployer, and was allowed.
-    mine = [r for r in _iam_audit(stack) if r["user"].endswith(f":user/{DEPLOYER}")]
+    mine = [r for r in _iam_audit(stack) if r["principal"].endswith(f":user/{DEPLOYER}")]
     services = {r["operation"].split(":")[0] for r in mine}
     assert services >= {"ec2", "rds", "ssm", "iam", "elasticloadbalancing", "autoscaling", "cloudfront", "route53", "lambda",
                         "sns", "backup", "elasticfilesystem", "kms", "acm"}, services
@@ -339,6 +339,32 @@ def test_the_web_servers_read_their_secrets_at_boot(stack: Stack) -> None:
     assert baked_lines == "1", "app.env keeps only an empty placeholder"
     baked = stack.ssh(ip, "sudo sed -n 's/^APP_DB_PASSWORD=//p' /etc/shopper/app.env").stdout.strip()
     assert baked == '""'
+
+
+# On a web server, with the credentials its instance role gets from the metadata service (the
+# local cloud authorizes a role session against the role's policies, as IAM does).
+READ_PARAMETERS = r"""
+import sys, boto3, botocore.exceptions
+ssm = boto3.client("ssm", region_name="af-south-1")
+for name in sys.argv[1:]:
+    try:
+        ssm.get_parameter(Name=name, WithDecryption=True)
+        print("allowed")
+    except botocore.exceptions.ClientError as e:
+        print(e.response["Error"]["Code"])
+"""
+
+
+def test_a_web_server_may_read_its_own_parameters_and_no_other(stack: Stack) -> None:
+    names = [f"/{PROJECT}/{ENV}/{p}" for p in ("rds/app-credentials", "ses/smtp-credentials", "rds/master-password",
+                                               "alb/origin-secret", "slack/webhook-url")]
+    out = stack.ssh(stack.web_ips()[0], f"python3 -c {shlex.quote(READ_PARAMETERS)} {' '.join(names)}").stdout.split()
+    assert out == ["allowed", "allowed", "AccessDeniedException", "AccessDeniedException", "AccessDeniedException"], out
+    # The denials were the emulator's decisions on the role's session, not a missing parameter.
+    role = f"arn:aws:iam::123456789012:role/{PROJECT}-{ENV}-web"
+    denied = {r["resource"].rsplit(":parameter", 1)[1] for r in _iam_audit(stack)
+              if r["principal"] == role and r["decision"] != "allowed"}
+    assert denied >= set(names[2:]), denied
 
 
 def test_runtime_config_converges_unchanged_on_a_web_server(stack: Stack) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 pytestmark = pytest.mark.emulator
 
-PATCH = "iam-user-keys-authorized"
+PATCH = "iam-requests-authorized"
 ACCOUNT = "123456789012"
 REGION = "af-south-1"
 PARAM = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter"
@@ -109,6 +109,26 @@ def test_a_user_key_may_do_what_its_policy_allows_on_the_resources_it_names(clea
         MinSize=0, MaxSize=1, VPCZoneIdentifier=subnet))
     # The harness's own (non-IAM) key is not affected.
     clean_emulator.client("ssm").delete_parameter(Name="/shop/prod/x")
+
+
+def test_a_role_session_may_do_what_the_role_allows(clean_emulator):
+    # As an instance's credentials from the metadata service: an STS session of its role.
+    iam = clean_emulator.client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                                                      "Action": "sts:AssumeRole"}]}
+    arn = iam.create_role(RoleName="shop-web", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName="shop-web", PolicyName="read", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ssm:GetParameter",
+                                                "Resource": f"{PARAM}/shop/prod/app"}]}))
+    admin_ssm = clean_emulator.client("ssm")
+    for name in ("/shop/prod/app", "/shop/prod/master"):
+        admin_ssm.put_parameter(Name=name, Value="v", Type="String")
+    creds = clean_emulator.client("sts").assume_role(RoleArn=arn, RoleSessionName="i-0abc")["Credentials"]
+    ssm = boto3.session.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                                aws_session_token=creds["SessionToken"]).client(
+        "ssm", region_name=REGION, endpoint_url=clean_emulator.endpoint)
+    assert not _denied(lambda: ssm.get_parameter(Name="/shop/prod/app"))
+    assert _denied(lambda: ssm.get_parameter(Name="/shop/prod/master"))
 
 
 def test_without_the_patch_moto_authorizes_nothing(emulator_factory):

@@ -1,4 +1,4 @@
-"""IAM: a request signed with an IAM user's access key may do only what that user's policies allow.
+"""IAM: a request signed by an IAM user or a role session may do only what their policies allow.
 
 moto authorizes nothing unless ``INITIAL_NO_AUTH_ACTION_COUNT`` is set, and then for every caller
 at once (the test harness and the instances' credentials included) and against the resource
@@ -8,8 +8,9 @@ each resource the request names (IAM User Guide, "Policy evaluation logic"), and
 hands a role to a service also needs ``iam:PassRole`` on that role.
 
 Here a request is authorized when its access key belongs to an IAM user of the emulator (a
-deployer the tests create); the harness's fake key and the instances' credentials are not IAM
-users' keys and pass as before. The action is ``<IAM prefix>:<operation>`` (a few operations
+deployer the tests create) or to an STS session of a role (the credentials the metadata service
+gives an instance, tests/localcloud/imds.py): the role's policies then apply. The harness's fake
+key (and the Lambda runner's) belongs to neither and passes as before. The action is ``<IAM prefix>:<operation>`` (a few operations
 map to other IAM actions, as the Service Authorization Reference lists them). The resources are
 the ARNs the request names (``_resources``); a request that names none, or an operation not
 listed there, is evaluated against ``*``, as AWS does for actions without resource-level
@@ -284,10 +285,16 @@ def _roles_passed(action: str, p: dict[str, list[str]], acct: str, iam: Any,
     return [(r, service) for r in roles]
 
 
-def _user_for_key(iam: Any, key_id: str) -> str | None:
+def _principal_for_key(iam: Any, account: str, key_id: str) -> str | None:
+    """The IAM user whose access key this is, or the role of the STS session (an instance's
+    credentials from the metadata service are such a session); None for any other key."""
     for user in iam.users.values():
         if any(k.access_key_id == key_id for k in user.access_keys):
             return user.arn
+    from moto.sts.models import sts_backends
+    for session in sts_backends[account]["aws"].assumed_roles:
+        if session.access_key_id == key_id:
+            return session.role_arn
     return None
 
 
@@ -315,7 +322,7 @@ def _apply() -> None:
             return original(self, iam_request_cls, resource)
         key_id, region, service = scope[0], scope[2], scope[3]
         iam = iam_backends[self.current_account]["aws"]
-        user = _user_for_key(iam, key_id)
+        user = _principal_for_key(iam, self.current_account, key_id)
         if user is None:
             return original(self, iam_request_cls, resource)
         prefix = PREFIX.get(service, service)
@@ -345,7 +352,7 @@ def _apply() -> None:
                        for role, svc in _roles_passed(a, params, self.current_account, iam, region)]
         for action, res, context in checks:
             decision = evaluate(docs, action, res, context)
-            _audit({"user": user, "operation": f"{prefix}:{op}", "action": action, "resource": res,
+            _audit({"principal": user, "operation": f"{prefix}:{op}", "action": action, "resource": res,
                     "context": context, "decision": decision})
             if decision != "allowed" and os.environ.get("PROTEA_IAM_AUDIT_ONLY") != "1":
                 message = f"User: {user} is not authorized to perform: {action} on resource: {res}"
@@ -362,11 +369,12 @@ def _apply() -> None:
 
 PATCHES = [
     Patch(
-        name="iam-user-keys-authorized",
-        api="every API request signed with an IAM user's access key",
+        name="iam-requests-authorized",
+        api="every API request signed by an IAM user's key or a role session's credentials",
         moto_does="Authorizes no request unless INITIAL_NO_AUTH_ACTION_COUNT is set, and then every caller at once, "
         "against the resource * for most services (a policy scoped to ARNs denies everything), with no iam:PassRole.",
-        aws_does="Evaluates the caller's identity-based policies for the action and each resource the request names; "
+        aws_does="Evaluates the caller's identity-based policies (an IAM user's, or the role's for an STS session such "
+        "as an instance's credentials) for the action and each resource the request names; "
         "handing a role to a service also needs iam:PassRole on it (with iam:PassedToService).",
         doc="IAM User Guide, Policy evaluation logic: "
         "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html; Granting a user "

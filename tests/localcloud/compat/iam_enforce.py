@@ -37,8 +37,6 @@ PREFIX = {"monitoring": "cloudwatch", "email": "ses", "tagging": "tag"}
 # Operations whose IAM action has another name (Service Authorization Reference).
 ACTION = {
     "cloudfront:CreateDistributionWithTags": ["cloudfront:CreateDistribution", "cloudfront:TagResource"],
-    "cloudfront:GetDistribution2020_05_31": ["cloudfront:GetDistribution"],
-    "lambda:GetFunctionConfiguration": ["lambda:GetFunctionConfiguration"],
     "sts:GetCallerIdentity": [],  # always allowed
 }
 # Roles handed to a service: (action, request parameter holding a role ARN or name, service).
@@ -194,8 +192,6 @@ def _resources(prefix: str, op: str, p: dict[str, list[str]], path: str, region:
         elif op == "CreateBackupPlan":
             out.append(f"{arn}:backup-plan:*")
         return out
-    if prefix == "events":
-        return [f"{arn}:rule/{n}" for n in (p.get("Name") or p.get("Rule") or [])]
     if prefix == "kms":
         key = first("KeyId") or first("TargetKeyId")
         out = []

@@ -26,6 +26,7 @@ from tests.localcloud.emulator import REPO, Emulator
 pytestmark = [pytest.mark.localcloud_instances, pytest.mark.containers, pytest.mark.emulator]
 
 REGION = "af-south-1"
+ACCOUNT = "123456789012"  # moto's default account
 INSTANCE_PATCHES = ["instances-public-ip-loopback", "instances-pending-until-ssh", "instances-create-image-commit",
                     "instances-target-health-probe", "instances-rolling-refresh", "instances-security-groups",
                     "instances-rds-tls"]
@@ -540,7 +541,13 @@ def role_host(cloud: Cloud) -> dict[str, Any]:
     iam.create_role(RoleName="lc-reader", AssumeRolePolicyDocument=json.dumps(trust))
     iam.create_instance_profile(InstanceProfileName="lc-reader")
     iam.add_role_to_instance_profile(InstanceProfileName="lc-reader", RoleName="lc-reader")
+    # The local cloud authorizes role sessions like AWS: without this policy the read below is refused.
+    allow_one = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "ssm:GetParameter",
+        "Resource": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/lc/readable"}]}
+    iam.put_role_policy(RoleName="lc-reader", PolicyName="read-one", PolicyDocument=json.dumps(allow_one))
     ssm.put_parameter(Name="/lc/readable", Value="the-value-42", Type="SecureString")
+    ssm.put_parameter(Name="/lc/other", Value="not-yours", Type="SecureString")
     inst = cloud.ec2.run_instances(
         ImageId=cloud.ami, MinCount=1, MaxCount=1, KeyName="admin", SubnetId=cloud.private,
         SecurityGroupIds=[cloud.sg["other"]], IamInstanceProfile={"Name": "lc-reader"},
@@ -577,12 +584,15 @@ def test_instance_role_credentials_reach_ssm_over_verified_tls(cloud: Cloud, rol
     ip = role_host["PrivateIpAddress"]
     script = ("import boto3; c = boto3.client('ssm', region_name='af-south-1'); "
               "print(c.get_parameter(Name='/lc/readable', WithDecryption=True)['Parameter']['Value']); "
-              "print(boto3.client('sts', region_name='af-south-1').get_caller_identity()['Arn'])")
+              "print(boto3.client('sts', region_name='af-south-1').get_caller_identity()['Arn'])\n"
+              "try: c.get_parameter(Name='/lc/other')\n"
+              "except c.exceptions.ClientError as e: print(e.response['Error']['Code'])")
     res = cloud.ssh(cloud.cfg, ip, "sudo -n sh -c 'apt-get update -qq && apt-get install -y -qq python3-boto3' >/dev/null 2>&1; "
                                    f"python3 -c {shlex.quote(script)}")
     assert res.returncode == 0, res.stdout + res.stderr
-    value, arn = res.stdout.split()
+    value, arn, other = res.stdout.split()
     assert value == "the-value-42"
+    assert other == "AccessDeniedException", "the role's policy names one parameter only"
     assert arn.endswith(f":assumed-role/lc-reader/{role_host['InstanceId']}"), arn
     # The API endpoint follows the egress rules (NAT: internet 443); IMDS never does.
     everything = {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}

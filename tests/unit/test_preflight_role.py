@@ -101,3 +101,33 @@ def test_no_aws_call_in_the_role(path):
     """Preflight must run before any AWS call: no AWS module, no AWS lookup."""
     text = path.read_text()
     assert not re.search(r"amazon\.aws|community\.aws|aws_\w+|boto", text), path
+
+
+def test_checks_fall_back_to_the_tier_roles_own_defaults_not_copies():
+    """A tier role's variable read by preflight falls back to preflight_defaults_<role>.<var>,
+    which tasks/main.yml reads from that role's defaults/main.yml: no copied default can drift
+    (one did: asg_refresh_min_healthy_percentage was 90 here and 100 in roles/asg)."""
+    owner = {var: path.parts[-3] for path in REPO.glob("roles/*/defaults/main.yml") if path.parts[-3] != "preflight"
+             for var in (yaml.safe_load(path.read_text()) or {})}
+    # Defaults that are not a copy: derived from preflight's own plan, or a role default that needs
+    # that role's other variables (documented where they are read).
+    derived = {"bastion_count", "slack_notifier_regions", "rds_engine_version", "ses_region", "ses_mail_from_domain"}
+    copies, roles_read = [], set()
+    for path in [*ROLE.glob("tasks/*.yml"), ROLE / "defaults/main.yml", ROLE / "vars/main.yml"]:
+        for var, fallback in re.findall(r"\b([a-z][a-z0-9_]*) \| default\(([^)|]*)", path.read_text()):
+            if var in owner and var not in derived:
+                if fallback != f"preflight_defaults_{owner[var]}.{var}":
+                    copies.append(f"{path.name}: {var} | default({fallback}")
+                roles_read.add(owner[var])
+    assert copies == []
+    listed = yaml.safe_load((ROLE / "vars/main.yml").read_text())["__preflight_tier_roles"]
+    assert sorted(roles_read) == sorted(listed)
+
+
+def test_a_tier_default_reaches_the_checks(tmp_path):
+    # roles/vpc's default CIDR 10.20.0.0/16 overlaps this on-prem range: preflight must say so
+    # although no vpc_cidr is set anywhere in the run.
+    run = run_playbook(write_play(tmp_path, plays=1, preflight_checks=["network"]),
+                       extra_vars={"protea_on_prem_cidrs": ["10.20.8.0/24"]})
+    assert run.rc != 0
+    assert "10.20.0.0/16" in flat(run.stdout), run.explain()

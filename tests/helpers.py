@@ -49,6 +49,16 @@ class PlaybookRun:
                 out.append(f"{task} -> {line[10:].split(']', 1)[0]}")
         return out
 
+    def task_runs(self, task: str) -> int:
+        """How many times a task ran (an ok/changed/failed result, not skipping), by 'role : name'."""
+        runs, current = 0, ""
+        for line in self.stdout.splitlines():
+            if line.startswith("TASK ["):
+                current = line[6:].rsplit("]", 1)[0]
+            elif current == task and line.startswith(("ok: [", "changed: [", "fatal: [")):
+                runs += 1
+        return runs
+
     def explain(self) -> str:
         changed = "".join(f"  {t}\n" for t in self.changed_tasks[:40])
         return (f"rc={self.rc}\n--- changed tasks ---\n{changed}--- stdout (tail) ---\n{self.stdout[-6000:]}\n"

@@ -4,8 +4,9 @@ property read back through boto3.
 
 The ALB and Auto Scaling group belong to other roles: this test runs edge.yml with the tags of
 the edge roles only, and its setup creates a stand-in ALB (a real elbv2 load balancer in the
-emulator, made with boto3) and the origin secret parameter the alb role would write; their facts
-(alb_dns_name, alb_zone_id, alb_origin_secret_*) are passed as extra vars, as the alb role sets them.
+emulator, made with boto3, with the web target group the alb role forwards to) and the origin
+secret parameter the alb role would write. The roles find the ALB as they do when edge.yml runs
+without the alb role: through role stack's discovery (protea_stack.alb_dns_name, .alb_zone_id).
 """
 from __future__ import annotations
 
@@ -38,22 +39,24 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def stand_in_alb(emu) -> dict:
-    """What the alb role provides: an ALB in two public subnets and the origin secret in SSM."""
+def stand_in_alb(emu) -> tuple[dict, dict]:
+    """What the alb role provides: an ALB in two public subnets forwarding to the web target group,
+    and the origin secret in SSM. Returns (the ALB as created, the extra vars of the runs)."""
     ec2 = emu.client("ec2", region=REGION)
     vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
     subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.99.{i}.0/24", AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
                for i, az in enumerate("ab")]
-    lb = emu.client("elbv2", region=REGION).create_load_balancer(Name=f"{NAME}-alb", Subnets=subnets)["LoadBalancers"][0]
+    elbv2 = emu.client("elbv2", region=REGION)
+    lb = elbv2.create_load_balancer(Name=f"{NAME}-alb", Subnets=subnets)["LoadBalancers"][0]
+    tg = elbv2.create_target_group(Name=f"{NAME}-web", Protocol="HTTP", Port=80, VpcId=vpc)["TargetGroups"][0]
+    elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                          DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
     emu.client("ssm", region=REGION).put_parameter(Name=SECRET_PARAM, Value=SECRET, Type="SecureString")
-    return {
-        "alb_dns_name": lb["DNSName"],
-        "alb_zone_id": lb["CanonicalHostedZoneId"],
+    return lb, {
         "alb_origin_secret_header_name": "X-Origin-Verify",
         "alb_origin_secret_parameter": SECRET_PARAM,
-        # No network lookups: the edge roles need none.
-        "vpc_private_subnet_ids": [],
-        "security_groups_ids": {},
+        # No network: the edge roles under test need none (alb and asg are not run here).
+        "stack_require_network": False,
         "acm_wait_delay": 2,
     }
 
@@ -65,6 +68,7 @@ class Stack:
     first: PlaybookRun
     second: PlaybookRun
     check: PlaybookRun
+    lb: dict
 
     def client(self, service, region=REGION):
         return self.emu.client(service, region=region)
@@ -73,12 +77,12 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(emulator) -> Stack:
     emulator.reset()
-    alb = stand_in_alb(emulator)
+    lb, alb = stand_in_alb(emulator)
     first = run_playbook(EDGE, endpoint=emulator.endpoint, extra_vars=alb, tags=TAGS)
     assert first.rc == 0, first.explain()
     second = run_playbook(EDGE, endpoint=emulator.endpoint, extra_vars=alb, tags=TAGS)
     check = run_playbook(EDGE, endpoint=emulator.endpoint, extra_vars=alb, tags=TAGS, check=True, diff=True)
-    return Stack(emulator, alb, first, second, check)
+    return Stack(emulator, alb, first, second, check, lb)
 
 
 def test_converge_creates_then_changes_nothing(stack):
@@ -189,8 +193,8 @@ def test_dns_site_origin_and_validation_records(stack):
             alias = records[(name, rtype)]["AliasTarget"]
             assert alias["DNSName"].rstrip(".") == domain and alias["HostedZoneId"] == CF_ZONE
     origin = records[(f"origin.{DOMAIN}", "A")]["AliasTarget"]
-    assert origin["DNSName"].rstrip(".").lower() == stack.alb["alb_dns_name"].lower()
-    assert origin["HostedZoneId"] == stack.alb["alb_zone_id"]
+    assert origin["DNSName"].rstrip(".").lower() == stack.lb["DNSName"].lower()
+    assert origin["HostedZoneId"] == stack.lb["CanonicalHostedZoneId"]
     for region in (REGION, "us-east-1"):
         for option in _cert(stack, region)["DomainValidationOptions"]:
             rr = option["ResourceRecord"]
@@ -315,7 +319,7 @@ def bad_runs(emulator) -> tuple[dict[str, PlaybookRun], int]:
     before = emulator.call_count()
     with ThreadPoolExecutor(max_workers=min(4, (os.cpu_count() or 1) + 1)) as pool:
         futures = {case: pool.submit(run_playbook, EDGE, endpoint=emulator.endpoint, timeout=300, tags="preflight",
-                                     extra_vars={"vpc_private_subnet_ids": [], "security_groups_ids": {}, **bad})
+                                     extra_vars={"stack_require_network": False, **bad})
                    for case, bad, _ in BAD}
         runs = {case: f.result() for case, f in futures.items()}
     return runs, emulator.call_count() - before

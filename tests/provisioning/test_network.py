@@ -363,15 +363,30 @@ def test_every_resource_tagged(ec2, vpc, subnets, groups, bastions):
             assert tags.get("Component") in {"vpc", "security_groups", "bastion"}, (kind, tags)
 
 
-def test_lookups_find_the_same_resources_read_only(emulator, vpc, subnets, groups):
+def test_stack_discovery_finds_the_same_resources_read_only(emulator, vpc, subnets, groups):
     run = run_playbook("tests/provisioning/network_lookup.yml", endpoint=emulator.endpoint, check=True)
     assert run.rc == 0, run.explain()
     assert run.changed == 0
-    facts = json.loads(base64.b64decode(re.search(r"NETWORK_FACTS=([A-Za-z0-9+/=]+)", run.stdout)[1]))
-    assert facts["vpc_id"] == vpc["VpcId"]
-    assert facts["public"] == [subnets[f"{PREFIX}-public-{az}"]["SubnetId"] for az in AZS]
-    assert facts["private"] == [subnets[f"{PREFIX}-private-{az}"]["SubnetId"] for az in AZS]
-    assert facts["sgs"] == {k: groups[f"{PREFIX}-{k}"]["GroupId"] for k in EXPECTED_RULES}
+    stack = json.loads(base64.b64decode(re.search(r"PROTEA_STACK=([A-Za-z0-9+/=]+)", run.stdout)[1]))
+    account = emulator.client("sts").get_caller_identity()["Account"]
+    assert (stack["account"], stack["partition"], stack["vpc_id"]) == (account, "aws", vpc["VpcId"])
+    assert stack["public_subnet_ids"] == [subnets[f"{PREFIX}-public-{az}"]["SubnetId"] for az in AZS]
+    assert stack["private_subnet_ids"] == [subnets[f"{PREFIX}-private-{az}"]["SubnetId"] for az in AZS]
+    assert stack["security_group_ids"] == {k: groups[f"{PREFIX}-{k}"]["GroupId"] for k in EXPECTED_RULES}
+
+
+def test_a_tier_run_alone_refuses_without_the_network_and_names_it(emulator, vpc, groups):
+    """A group missing (deleted by hand) is named, with the playbook that makes it."""
+    ec2 = emulator.client("ec2")
+    efs_group = groups[f"{PREFIX}-efs"]["GroupId"]
+    ec2.create_tags(Resources=[efs_group], Tags=[{"Key": "Component", "Value": "hidden"}])
+    try:
+        run = run_playbook("tests/provisioning/network_lookup.yml", endpoint=emulator.endpoint, check=True)
+    finally:
+        ec2.create_tags(Resources=[efs_group], Tags=[{"Key": "Component", "Value": "security_groups"}])
+    assert run.rc != 0
+    out = " ".join(run.stdout.split())
+    assert "security group efs not found" in out and "run playbooks/network.yml first" in out, run.explain()
 
 
 # --- protea.platform.vpc_flow_log on its own (our module: check mode, replace, absent) ---

@@ -171,3 +171,15 @@ def test_every_environment_filters_its_own_tags(env):
     assert conf["regions"] == [own.get("protea_region", common["protea_region"])]
     assert conf["filters"]["instance-state-name"] == "running"
     assert ("endpoint_url" in conf) == (env == "local")
+
+
+def test_an_environment_value_wins_over_a_shared_default_and_the_contract_follows():
+    """docs/architecture.md: shared defaults live in inventories/common, each environment's
+    inventory is named after it and wins; the stack contract's names follow the winner."""
+    env = {"PROTEA_ENDPOINT_URL": "http://127.0.0.1:9"}
+    staged = templated_var(["inventories/common", "inventories/staging"], "control", "vpc_cidr", env)
+    assert set(staged.values()) == {"10.21.0.0/16"}  # common/group_vars says nothing; the role default is 10.20/16
+    names = templated_var(["inventories/common", "inventories/staging"], "control", "protea_names", env)
+    assert {n["db"] for n in names.values()} == {"shopper-staging-db"}  # common says production
+    region = templated_var(["inventories/common", "inventories/staging"], "control", "protea_region", env)
+    assert set(region.values()) == {"af-south-1"}  # not overridden: the shared default stays

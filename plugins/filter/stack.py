@@ -21,7 +21,7 @@ SECURITY_GROUP_TIERS = ("alb", "bastion", "web", "rds", "efs")
 
 
 def _names(project, environment):
-    prefix = f"{project}-{environment}"
+    prefix, parameters = f"{project}-{environment}", f"/{project}/{environment}"
     return {
         # The base name every tier role prefixes its own resources with.
         "prefix": prefix,
@@ -46,14 +46,13 @@ def _names(project, environment):
         # The value of the Backup tag the daily plan selects (efs, rds and backup roles).
         "backup_selection": f"{prefix}-daily",
         # SSM Parameter Store: the environment's prefix, and each parameter one part writes and another reads.
-        "parameter_prefix": f"/{project}/{environment}",
-        "master_password_parameter": f"/{project}/{environment}/rds/master-password",
-        "replication_password_parameter": f"/{project}/{environment}/migrate/replication-password",
-        "origin_secret_parameter": f"/{project}/{environment}/alb/origin-secret",
-        "ses_configuration_set_parameter": f"/{project}/{environment}/ses/configuration-set",
-        "slack_webhook_parameter": f"/{project}/{environment}/slack/webhook-url",
+        "parameter_prefix": parameters,
+        "master_password_parameter": f"{parameters}/rds/master-password",
+        "replication_password_parameter": f"{parameters}/migrate/replication-password",
+        "origin_secret_parameter": f"{parameters}/alb/origin-secret",
+        "ses_configuration_set_parameter": f"{parameters}/ses/configuration-set",
+        "slack_webhook_parameter": f"{parameters}/slack/webhook-url",
         "parameters_key_alias": f"alias/{prefix}-parameters",
-        "log_group_prefix": f"/{project}/{environment}",
     }
 
 

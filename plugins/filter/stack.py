@@ -117,7 +117,9 @@ def stack_discovered(found, names):
     arn = str(caller.get("arn", ""))
     if not caller.get("account") or arn.count(":") < 5:
         raise AnsibleFilterError(f"stack_discovered: {caller!r} is not an aws_caller_info result")
-    vpc_id = _one([v.get("id") for v in found.get("vpcs") or [] if isinstance(v, dict)], "VPCs", names)
+    vpcs = [v for v in found.get("vpcs") or [] if isinstance(v, dict)]
+    vpc_id = _one([v.get("id") for v in vpcs], "VPCs", names)
+    vpc = next((v for v in vpcs if v.get("id") == vpc_id), {})
     by_name = {g.get("group_name"): g.get("group_id", "") for g in found.get("security_groups") or []
                if isinstance(g, dict) and (not vpc_id or g.get("vpc_id") == vpc_id)}
     file_systems = [f for f in found.get("file_systems") or [] if isinstance(f, dict) and f.get("file_system_id")]
@@ -132,6 +134,7 @@ def stack_discovered(found, names):
         "account": str(caller["account"]),
         "partition": arn.split(":")[1],
         "vpc_id": vpc_id,
+        "vpc_cidr": vpc.get("cidr_block", ""),
         "security_group_ids": {tier: by_name.get(name, "") for tier, name in names["security_groups"].items()},
         "efs_id": efs_id,
         "efs_dns_name": str(efs.get("filesystem_address", "")).removesuffix(":/"),
@@ -149,6 +152,12 @@ def stack_discovered(found, names):
         "alb_arn": alb.get("load_balancer_arn", ""),
         "alb_dns_name": alb.get("dns_name", ""),
         "alb_zone_id": alb.get("canonical_hosted_zone_id", ""),
+        # Published by their producers in the same run (roles acm, ses, slack_notifier), not
+        # discovered: empty until then, so a consumer reads them without a fallback.
+        "certificate_arns": {"regional": "", "cloudfront": ""},
+        "certificate_validation_records": [],
+        "ses_dkim_tokens": [],
+        "slack_function_arns": {},
     })
     stack.update(stack_subnets([s for s in found.get("subnets") or [] if isinstance(s, dict) and s.get("vpc_id", vpc_id) == vpc_id]))
     return stack

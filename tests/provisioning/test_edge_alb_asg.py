@@ -301,11 +301,11 @@ def test_changed_launch_template_starts_one_rolling_refresh(stack):
 
 BAD = [
     ({"asg_min_size": 3, "asg_desired_capacity": 2, "asg_max_size": 6, "alb_health_check_path": "healthz",
-      "alb_origin_secret_header_name": "X Origin", "asg_refresh_min_healthy_percentage": 150,
+      "protea_origin_header_name": "X Origin", "asg_refresh_min_healthy_percentage": 150,
       "asg_scaling_metric": "Memory", "asg_scaling_target_value": 0},
      ["asg_min_size <= asg_desired_capacity <= asg_max_size (and max >= 1); got 3 <= 2 <= 6",
       "alb_health_check_path 'healthz' must be an absolute URL path starting with '/'",
-      "alb_origin_secret_header_name 'X Origin' must be an HTTP header name",
+      "protea_origin_header_name 'X Origin' must be an HTTP header name",
       "asg_refresh_min_healthy_percentage '150' must be a whole number from 0 to 100",
       "asg_scaling_metric 'Memory' must be ASGAverageCPUUtilization or ALBRequestCountPerTarget",
       "asg_scaling_target_value '0' must be a positive number"]),

@@ -53,7 +53,6 @@ def stand_in_alb(emu) -> tuple[dict, dict]:
                           DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
     emu.client("ssm", region=REGION).put_parameter(Name=SECRET_PARAM, Value=SECRET, Type="SecureString")
     return lb, {
-        "alb_origin_secret_header_name": "X-Origin-Verify",
         "alb_origin_secret_parameter": SECRET_PARAM,
         # No network: the edge roles under test need none (alb and asg are not run here).
         "stack_require_network": False,
@@ -301,9 +300,9 @@ BAD = [
      'cloudfront_static_path_patterns has invalid path patterns (["/static/ *"])'),
     ("static_path_twice", {"cloudfront_static_path_patterns": ["/static/*", "/static/*"]},
      "cloudfront_static_path_patterns lists a pattern twice"),
-    ("mail_from_outside", {"ses_mail_from_domain": "mail.example.org"},
-     f"ses_mail_from_domain 'mail.example.org' is not a subdomain of protea_domain '{DOMAIN}'"),
-    ("ses_region_typo", {"ses_region": "eu-west1"}, "ses_region 'eu-west1' is not a known AWS region"),
+    ("mail_from_outside", {"protea_mail_from_domain": "mail.example.org"},
+     f"protea_mail_from_domain 'mail.example.org' is not a subdomain of protea_domain '{DOMAIN}'"),
+    ("ses_region_typo", {"protea_ses_region": "eu-west1"}, "protea_ses_region 'eu-west1' is not a known AWS region"),
     ("logs_region_opt_in", {"cloudfront_logs_region": "af-south-1"},
      "cloudfront_logs_region 'af-south-1' is an opt-in region: CloudFront does not deliver standard logs to S3 buckets "
      "in opt-in regions (af-south-1, ap-east-1, eu-south-1, me-south-1, ...); set cloudfront_logs_region to a region "

@@ -111,7 +111,7 @@ def test_checks_fall_back_to_the_tier_roles_own_defaults_not_copies():
              for var in (yaml.safe_load(path.read_text()) or {})}
     # Defaults that are not a copy: derived from preflight's own plan, or a role default that needs
     # that role's other variables (documented where they are read).
-    derived = {"bastion_count", "slack_notifier_regions", "rds_engine_version", "ses_region", "ses_mail_from_domain"}
+    derived = {"bastion_count", "slack_notifier_regions", "rds_engine_version"}
     copies, roles_read = [], set()
     for path in [*ROLE.glob("tasks/*.yml"), ROLE / "defaults/main.yml", ROLE / "vars/main.yml"]:
         for var, fallback in re.findall(r"\b([a-z][a-z0-9_]*) \| default\(([^)|]*)", path.read_text()):

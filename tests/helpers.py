@@ -77,11 +77,15 @@ def run_playbook(
     inventory: list[str] | None = None,
     env: dict | None = None,
     timeout: int = 1800,
+    kill_at: str | None = None,
+    verbosity: int = 0,
 ) -> PlaybookRun:
     """Run a playbook from the repository root against the local inventory.
 
     endpoint: the emulator URL (exported as PROTEA_ENDPOINT_URL, which only the
     local inventory reads). extra_vars are passed as a JSON file, never on argv.
+    kill_at: SIGKILL the run (its whole process group, workers included) as soon as a
+    line of its output starts with this text, e.g. "TASK [Detach"; rc is then -9.
     """
     cmd = [str(REPO / ".venv/bin/ansible-playbook") if (REPO / ".venv/bin/ansible-playbook").exists() else "ansible-playbook"]
     for inv in inventory or ["inventories/common", "inventories/local"]:
@@ -103,6 +107,8 @@ def run_playbook(
         with os.fdopen(fd, "w") as fh:
             json.dump(extra_vars, fh)
         cmd += ["-e", f"@{vars_file}"]
+    if verbosity:
+        cmd.append("-" + "v" * verbosity)
     if check:
         cmd.append("--check")
     if diff:
@@ -112,8 +118,84 @@ def run_playbook(
     if skip_tags:
         cmd += ["--skip-tags", skip_tags]
     try:
+        if kill_at is not None:
+            return _run_until(cmd, run_env, kill_at, timeout)
         proc = subprocess.run(cmd, cwd=REPO, env=run_env, capture_output=True, text=True, timeout=timeout)
     finally:
         if vars_file:
             os.unlink(vars_file)
     return PlaybookRun(proc.returncode, proc.stdout, proc.stderr)
+
+
+def _run_until(cmd: list[str], run_env: dict, kill_at: str, timeout: int) -> PlaybookRun:
+    """ansible-playbook killed (SIGKILL, no clean-up) when its output reaches kill_at."""
+    import signal
+    import tempfile
+    import time
+
+    with tempfile.TemporaryFile(mode="w+") as err:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=run_env, stdout=subprocess.PIPE, stderr=err, text=True,
+                                start_new_session=True)
+        lines, deadline = [], time.monotonic() + timeout
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith(kill_at) or time.monotonic() > deadline:
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+        lines.append(proc.stdout.read())
+        proc.wait()
+        err.seek(0)
+        return PlaybookRun(proc.returncode, "".join(lines), err.read())
+
+
+class CommandLineSampler:
+    """Every process command line on this machine (container processes included: they are host
+    processes) seen while the block runs, sampled every ``interval`` seconds from /proc.
+
+        with CommandLineSampler() as argv:
+            run_playbook(...)
+        assert not argv.containing(secrets)
+
+    A sample, not a trace: a process shorter than the interval can be missed."""
+
+    def __init__(self, interval: float = 0.1):
+        import threading
+
+        self.interval, self.seen = interval, set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cmdline-sampler", daemon=True)
+
+    def _sample(self) -> None:
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    raw = (entry / "cmdline").read_bytes()
+                except OSError:  # the process ended meanwhile
+                    continue
+                if raw:
+                    self.seen.add(raw.replace(b"\0", b" ").decode(errors="replace").strip())
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "CommandLineSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def containing(self, values) -> list[str]:
+        """The sampled command lines that contain any of ``values``, each value shown as <secret>."""
+        values = [v for v in values if v]
+        found = []
+        for line in sorted(self.seen):
+            if any(v in line for v in values):
+                for v in values:
+                    line = line.replace(v, "<secret>")
+                found.append(line[:200])
+        return found

@@ -40,6 +40,8 @@ def _names(project, environment):
         "certificate": prefix,
         "regional_certificate": f"{prefix}-regional",
         "slack_notifier": f"{prefix}-slack-notifier",
+        # Where each notifier copy puts what Slack never accepted (one queue per copy's region).
+        "slack_notifier_dlq": f"{prefix}-slack-notifier-dlq",
         "alarms_topic": f"{prefix}-alarms",
         "events_topic": f"{prefix}-events",
         "edge_alarms_topic": f"{prefix}-edge-alarms",

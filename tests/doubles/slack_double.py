@@ -4,7 +4,8 @@ What Slack does (https://api.slack.com/messaging/webhooks, "Handling errors"), a
 * ``POST /services/<T>/<B>/<secret>`` with a JSON body (``Content-Type: application/json``).
 * ``200 ok`` (text/plain) when the message is accepted.
 * ``400 invalid_payload`` for a body that is not JSON, ``400 no_text`` when neither ``text``
-  nor ``blocks``/``attachments`` is given, ``400 invalid_blocks`` for blocks without a type.
+  nor ``blocks``/``attachments`` is given, ``400 invalid_blocks`` for blocks Slack refuses
+  (tests/doubles/block_kit.py: types, required text, length and count limits).
 * ``404 no_service`` for an unknown or revoked webhook path, ``405`` for other methods.
 * ``429 rate_limited`` with a ``Retry-After`` header (seconds) when rate limited.
 * ``500 rollup_error`` when Slack itself fails.
@@ -23,6 +24,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from tests.doubles import block_kit
+
 ERROR_BODIES = {429: "rate_limited", 500: "rollup_error", 502: "bad_gateway", 503: "service_unavailable"}
 
 
@@ -33,6 +36,7 @@ class SlackDouble:
         self.messages: list[dict] = []
         self.message_paths: list[str] = []  # the webhook each accepted message came to
         self.requests: list[dict] = []
+        self.refusals: list[list[str]] = []  # why each 400 invalid_blocks was answered
         self._failures: list[tuple[int, int | None]] = []
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
@@ -91,6 +95,7 @@ class SlackDouble:
             self.messages.clear()
             self.message_paths.clear()
             self.requests.clear()
+            self.refusals.clear()
             self._failures.clear()
 
     def wait_for(self, count: int = 1, timeout: float = 30.0) -> list[dict]:
@@ -121,10 +126,10 @@ class SlackDouble:
             return 400, {}, "invalid_payload"
         if not (payload.get("text") or payload.get("blocks") or payload.get("attachments")):
             return 400, {}, "no_text"
-        blocks = list(payload.get("blocks") or [])
-        for att in payload.get("attachments") or []:
-            blocks += att.get("blocks") or []
-        if any(not isinstance(b, dict) or "type" not in b for b in blocks):
+        refused = block_kit.problems(payload)
+        if refused:
+            with self._lock:
+                self.refusals.append(refused)
             return 400, {}, "invalid_blocks"
         with self._cond:
             if self._failures:

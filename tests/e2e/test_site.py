@@ -22,7 +22,7 @@ from typing import Iterator
 import pytest
 
 from tests.doubles.slack_double import SlackDouble
-from tests.helpers import REPO, run_playbook
+from tests.helpers import REPO, CommandLineSampler, run_playbook
 from tests.localcloud.__main__ import ensure_ssh_key
 from tests.localcloud.emulator import Emulator
 
@@ -49,10 +49,10 @@ class Stack:
         self.env = {"PROTEA_LOCALCLOUD_DIR": str(state), "PROTEA_SLACK_WEBHOOK_URL": slack.webhook_url}
         self.ssh_config = state / "e2e-ssh-config"
 
-    def site(self, **extra) -> "object":
+    def site(self, verbosity: int = 0, **extra) -> "object":
         extra = ({"rds_engine": ENGINE} if ENGINE else {}) | extra
         return run_playbook("site.yml", endpoint=self.emu.endpoint, env=self.env, extra_vars=extra or None,
-                            inventory=INVENTORY, timeout=3600)
+                            inventory=INVENTORY, timeout=3600, verbosity=verbosity)
 
     # -- what the emulator says --------------------------------------------------------
     def instances(self, component: str) -> list[dict]:
@@ -686,9 +686,11 @@ def test_every_credential_rotates_with_no_failed_request(stack: Stack) -> None:
     flapper.start()
     try:
         time.sleep(3)
-        run = run_playbook("playbooks/rotate.yml", endpoint=stack.emu.endpoint, inventory=INVENTORY, tags=ROTATE_TAGS,
-                           env=stack.env, timeout=1800,
-                           extra_vars=({"rds_engine": ENGINE} if ENGINE else {}) | {"slack_notifier_webhook_url": new_webhook})
+        secrets_before = _secret_values(stack)
+        with CommandLineSampler() as argv:  # -vvv and sampled command lines: no old or new secret shown
+            run = run_playbook("playbooks/rotate.yml", endpoint=stack.emu.endpoint, inventory=INVENTORY, tags=ROTATE_TAGS,
+                               env=stack.env, timeout=1800, verbosity=3,
+                               extra_vars=({"rds_engine": ENGINE} if ENGINE else {}) | {"slack_notifier_webhook_url": new_webhook})
         time.sleep(3)
     finally:
         mail_stop.set()
@@ -700,6 +702,8 @@ def test_every_credential_rotates_with_no_failed_request(stack: Stack) -> None:
         flapper.join(30)
         watch.join(30)
     assert run.rc == 0, run.explain()
+    _assert_no_secret_shown("rotate.yml -vvv", run, argv, {f"{name} (before)": value for name, value in secrets_before.items()}
+                            | _secret_values(stack) | {"new webhook": new_webhook})
     stack.env["PROTEA_SLACK_WEBHOOK_URL"] = new_webhook  # the operator's vault now holds the new URL
     codes = [code for out, _ in answers for code in out.split()]
     assert all(len(out.split()) > 20 for out, _ in answers), answers
@@ -792,9 +796,30 @@ def test_a_database_password_changed_by_hand_is_put_back_from_the_parameter(stac
 
 
 def test_second_site_run_changes_nothing(stack: Stack) -> None:
-    run = stack.site()
+    # At -vvv, where module arguments and results are printed unless a task has no_log:
+    # no secret of the environment in either run's output (the origin secret included,
+    # which a re-run's ALB listener rule result would carry).
+    # The command lines of every process during the re-run (modules, ssh, podman, containers)
+    # are sampled too: no secret on any argv.
+    with CommandLineSampler() as argv:
+        run = stack.site(verbosity=3)
     assert run.rc == 0, run.explain()
     assert run.changed == 0, run.explain()
+    secrets = _secret_values(stack)
+    assert f"/{PROJECT}/{ENV}/alb/origin-secret" in secrets, sorted(secrets)
+    leaked = sorted(name for name, value in secrets.items()
+                    if value in stack.first_run.stdout + stack.first_run.stderr)
+    assert leaked == [], f"the first run of site.yml prints the values of {leaked}"
+    _assert_no_secret_shown("site.yml -vvv re-run", run, argv, secrets)
+
+
+def _assert_no_secret_shown(label: str, run, argv: CommandLineSampler, secrets: dict[str, str]) -> None:
+    """Nothing of ``secrets`` in a -vvv run's output or in any command line sampled meanwhile."""
+    assert "ESTABLISH LOCAL CONNECTION" in run.stdout, f"{label}: not a -vvv run"
+    assert len(argv.seen) > 20, f"{label}: the sampler saw {len(argv.seen)} command lines"
+    leaked = sorted(name for name, value in secrets.items() if value and value in run.stdout + run.stderr)
+    assert leaked == [], f"{label} prints the values of {leaked}"
+    assert argv.containing(secrets.values()) == [], f"{label}: secrets on command lines"
 
 
 def test_new_image_rolls_out_with_minimum_healthy_throughout(stack: Stack) -> None:
@@ -821,13 +846,16 @@ def test_new_image_rolls_out_with_minimum_healthy_throughout(stack: Stack) -> No
     try:
         # The day-2 playbook alone (site.yml imports it; the second site run above proved the rest
         # unchanged): a new release bakes a new image and rolls it out.
+        # At -vvv, with command lines sampled: the bake and rollout show no secret either.
         extra = ({"rds_engine": ENGINE} if ENGINE else {}) | {"bake_release": "e2e-2"}
-        run = run_playbook("playbooks/bake_image.yml", endpoint=stack.emu.endpoint, env=stack.env, extra_vars=extra,
-                           inventory=INVENTORY, timeout=3600)
+        with CommandLineSampler() as argv:
+            run = run_playbook("playbooks/bake_image.yml", endpoint=stack.emu.endpoint, env=stack.env, extra_vars=extra,
+                               inventory=INVENTORY, timeout=3600, verbosity=3)
     finally:
         stop.set()
         poller.join(30)
     assert run.rc == 0, run.explain()
+    _assert_no_secret_shown("bake_image.yml -vvv", run, argv, _secret_values(stack))
     new_ids = {i["InstanceId"] for i in stack.asg()["Instances"]}
     assert new_ids and not new_ids & old_ids, "the instances were not replaced"
     assert len(samples) > 5

@@ -56,7 +56,7 @@ class Mig:
     def resolve(self) -> str:
         return self.records()[(ZONE, "A")]["ResourceRecords"][0]["Value"]
 
-    def migrate(self, tags: str, check: bool = False, **extra) -> PlaybookRun:
+    def migrate(self, tags: str, check: bool = False, kill_at: str | None = None, **extra) -> PlaybookRun:
         # Test glue, as an environment's inventory would set it: the containers' paths,
         # the test network as the VPC, the web container as the new front door (an
         # address: there is no CloudFront here). The RDS stand-in serves TLS only.
@@ -71,7 +71,7 @@ class Mig:
             **extra,
         }
         return run_playbook("playbooks/migrate.yml", endpoint=self.emulator.endpoint, tags=tags, extra_vars=extra_vars,
-                            check=check, diff=check,
+                            check=check, diff=check, kill_at=kill_at,
                             inventory=["inventories/common", "inventories/local", str(self.inventory)])
 
     def writer(self, tag: str) -> Writer:
@@ -94,8 +94,19 @@ class Mig:
             q = "SET SESSION group_concat_max_len = 1073741824; " + q
         return self.stack.sql(role, q).strip()
 
+    def state(self) -> dict:
+        """The migration state the playbook keeps on the old box."""
+        out = sh("podman", "exec", self.stack.name("legacy"), "cat", "/var/lib/protea-migrate-state.json", check=False)
+        return json.loads(out) if out.strip() else {}
+
 
 ENGINES = ("postgres", "mariadb")
+# test_cutover's interruption per engine: the output line it is killed at, the phase
+# the old box's state file then records.
+KILL_AT = {
+    "postgres": ("TASK [Wait for the replica to catch up]", "pre-synced"),
+    "mariadb": ("TASK [Switch the site to the new front door]", "detached"),
+}
 
 
 @dataclass
@@ -162,6 +173,13 @@ def downtime_from(run: PlaybookRun) -> float | None:
 
 
 def test_cutover_refused_when_verification_fails(mig):
+    # No new front door known (no CloudFront distribution here, no address): prepare
+    # refuses before it touches anything, naming the variables.
+    untargeted = mig.migrate("prepare", migrate_dns_new_address="")
+    assert untargeted.rc != 0, untargeted.explain()
+    assert "migrate_dns_new_alias" in untargeted.stdout and "migrate_dns_new_address" in untargeted.stdout, untargeted.explain()
+    assert mig.records()[(ZONE, "A")]["TTL"] == 3600
+
     prepare = mig.migrate("prepare")
     assert prepare.rc == 0, prepare.explain()
     # The TTL is lowered ahead of the cut-over; the records still point at the old box.
@@ -193,11 +211,26 @@ def test_cutover_refused_when_verification_fails(mig):
     status, _ = mig.stack.http("legacy", "POST", "/api/visits", {"shopper_id": "after-refusal", "zone": "z", "beacon_id": "b"})
     assert status == 201
 
+    # Verified and switched, but the new front door fails its health check: DNS goes back
+    # to the old box, which takes writes again; the abort is recorded, and the next
+    # cut-over refuses until a pre-sync copied afresh (test_cutover's, with the reset).
+    aborted = mig.migrate("cut-over", migrate_new_health_url=f"http://{mig.new}/no-such-health-page",
+                          migrate_new_health_retries=2)
+    assert aborted.rc != 0 and "Cut-over aborted" in aborted.stdout, aborted.explain()
+    assert mig.resolve() == mig.legacy and mig.records()[(f"www.{ZONE}", "A")]["ResourceRecords"] == [{"Value": mig.legacy}]
+    assert mig.state()["phase"] == "aborted" and mig.state()["took_writes"] is True, mig.state()
+    status, _ = mig.stack.http("legacy", "POST", "/api/visits", {"shopper_id": "after-abort", "zone": "z", "beacon_id": "b"})
+    assert status == 201
+    again = mig.migrate("cut-over")
+    assert again.rc != 0 and "cut-over refused" in again.stdout and again.changed == 0, again.explain()
+
 
 def test_cutover(mig):
     writer = mig.writer("cutover")
-    presync = mig.migrate("pre-sync")  # a re-run: nothing to copy again, replication keeps going
+    # After the aborted cut-over the target stands alone: a fresh copy, confirmed.
+    presync = mig.migrate("pre-sync", migrate_db_target_reset="shopper")
     assert presync.rc == 0, presync.explain()
+    assert mig.state()["phase"] == "pre-synced"
     # --check --diff: runs through, freezes nothing, switches nothing.
     dry = mig.migrate("cut-over", check=True)
     assert dry.rc == 0, dry.explain()
@@ -205,8 +238,19 @@ def test_cutover(mig):
     status, _ = mig.stack.http("legacy", "POST", "/api/visits", {"shopper_id": "after-check", "zone": "z", "beacon_id": "b"})
     assert status == 201
     time.sleep(2)
+    if not RESULTS:
+        # Killed (SIGKILL) mid-way, then re-run: it completes. PostgreSQL: after the freeze
+        # and the file delta, before the detach is recorded; MariaDB: after the target was
+        # detached and recorded, before the DNS switch (the re-run resumes at the switch).
+        kill_at, phase = KILL_AT[mig.engine]
+        killed = mig.migrate("cut-over", kill_at=kill_at)
+        assert killed.rc == -9, killed.explain()
+        assert mig.state().get("phase", "") == phase, (mig.state(), killed.explain())
+        assert mig.resolve() == mig.legacy
     cutover = mig.migrate("cut-over")
     assert cutover.rc == 0, cutover.explain()
+    assert ("Resuming the cut-over" in cutover.stdout) == (not RESULTS and KILL_AT[mig.engine][1] == "detached")
+    assert mig.state()["phase"] == "cut-over" and mig.state()["took_writes"] is True
     deadline = time.monotonic() + 30
     while len([1 for _, addr, _ in writer.acked if addr == mig.new]) < 20 and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -240,6 +284,20 @@ def test_cutover(mig):
     again = mig.migrate("cut-over")
     assert again.rc == 0 and again.changed == 0, again.explain()
     assert mig.resolve() == mig.new
+
+    # An upload the new stack took after the cut-over survives a late pre-sync: refused
+    # by default; with its discard confirmed the file sync runs, but deletes nothing on
+    # EFS (the database step then refuses to overwrite the standalone target).
+    upload = "/mnt/efs/app/uploads/after-cutover.bin"
+    sh("podman", "exec", mig.stack.name("web"), "sh", "-c", f"head -c 999 /dev/urandom > {upload}")
+    late = mig.migrate("pre-sync")
+    assert late.rc != 0 and "pre-sync refused" in late.stdout, late.explain()
+    discard = mig.migrate("pre-sync", migrate_presync_discard_new_writes=True)
+    assert discard.task_runs("protea.platform.migrate_files : Copy the website data to EFS (rsync; only changes after the first run)") == 1, \
+        discard.explain()
+    assert discard.rc != 0 and "migrate_db_target_reset" in discard.stdout, discard.explain()
+    sh("podman", "exec", mig.stack.name("web"), "test", "-s", upload)
+    sh("podman", "exec", mig.stack.name("web"), "rm", upload)
 
     client_downtime = writer.downtime(mig.new)
     playbook_downtime = downtime_from(cutover)

@@ -241,7 +241,7 @@ def test_alarms_watch_the_platform_and_notify_the_alarms_topic(stack):
     expected = {f"{P}-{n}" for n in (
         "alb-5xx-rate", "alb-target-response-time", "alb-unhealthy-hosts", "asg-in-service", "ec2-cpu",
         "agent-memory", "agent-disk", "rds-cpu", "rds-free-storage", "rds-freeable-memory", "rds-connections",
-        "efs-io-limit", f"bastion-status-{t['bastion']}", "slack-notifier-errors")}
+        "efs-io-limit", f"bastion-status-{t['bastion']}", "slack-notifier-errors", "slack-notifier-dlq")}
     assert set(alarms) == expected
     topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:{P}-alarms"
     for alarm in alarms.values():
@@ -271,7 +271,8 @@ def test_alarms_watch_the_platform_and_notify_the_alarms_topic(stack):
 
 def test_cloudfront_alarm_lives_in_us_east_1_with_its_topic(stack):
     alarms = _alarms(stack.emu, EDGE)
-    assert sorted(alarms) == sorted([f"{P}-cloudfront-5xx-rate", EXTRA_EDGE_ALARM["name"]])
+    assert sorted(alarms) == sorted([f"{P}-cloudfront-5xx-rate", EXTRA_EDGE_ALARM["name"],
+                                     f"{P}-slack-notifier-errors-{EDGE}", f"{P}-slack-notifier-dlq-{EDGE}"])
     alarm = alarms[f"{P}-cloudfront-5xx-rate"]
     assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/CloudFront", "5xxErrorRate")
     assert sorted((d["Name"], d["Value"]) for d in alarm["Dimensions"]) == [("DistributionId", stack.targets["cf"]), ("Region", "Global")]
@@ -287,6 +288,30 @@ def test_every_alarm_notifies_topics_of_its_own_region(stack):
     extra = _alarms(stack.emu, EDGE)[EXTRA_EDGE_ALARM["name"]]
     assert extra["AlarmActions"] == extra["OKActions"] == [f"arn:aws:sns:{EDGE}:{ACCOUNT}:{P}-edge-alarms"]
     assert (extra["Namespace"], extra["MetricName"]) == ("AWS/Route53", "HealthCheckStatus")
+
+
+def test_each_notifier_copy_and_its_dead_letter_queue_are_alarmed_in_their_region(stack):
+    """A failing copy (errors) or a message it gave up on (dead-letter queue depth) alarms to the
+    topic of its own region, by email as well: the alarm does not depend on the failing function."""
+    for region, suffix in ((REGION, ""), (EDGE, f"-{EDGE}")):
+        alarms = _alarms(stack.emu, region)
+        errors, dlq = alarms[f"{P}-slack-notifier-errors{suffix}"], alarms[f"{P}-slack-notifier-dlq{suffix}"]
+        topic = f"arn:aws:sns:{region}:{ACCOUNT}:{P}-{'alarms' if region == REGION else 'edge-alarms'}"
+        for alarm in (errors, dlq):
+            assert alarm["AlarmActions"] == [topic] and alarm["Threshold"] == 1.0, alarm["AlarmName"]
+            assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert (errors["Namespace"], errors["MetricName"], errors["Dimensions"]) == (
+            "AWS/Lambda", "Errors", [{"Name": "FunctionName", "Value": FN}])
+        # The function the alarm watches is there, in that region.
+        stack.emu.client("lambda", region=region).get_function(FunctionName=FN)
+        assert (dlq["Namespace"], dlq["MetricName"], dlq["Statistic"]) == (
+            "AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum")
+        [queue] = [d["Value"] for d in dlq["Dimensions"] if d["Name"] == "QueueName"]
+        url = stack.emu.client("sqs", region=region).get_queue_url(QueueName=queue)["QueueUrl"]
+        config = stack.emu.client("lambda", region=region).get_function_configuration(FunctionName=FN)
+        assert config["DeadLetterConfig"]["TargetArn"] == f"arn:aws:sqs:{region}:{ACCOUNT}:{queue}", url
+        subs = stack.emu.client("sns", region=region).list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        assert ("email", "ops@shopper.example.com") in {(s["Protocol"], s["Endpoint"]) for s in subs}
 
 
 def test_rds_event_subscription(stack):

@@ -126,3 +126,53 @@ def test_slack_double_rotates_webhooks_as_slack_does(slack):
     assert post(old) == (404, "no_service") and post(new) == (200, "ok")
     assert slack.message_paths == [new.removeprefix(slack.base_url), old.removeprefix(slack.base_url),
                                    new.removeprefix(slack.base_url)]
+
+
+class _FakeClock:
+    """time.monotonic/time.sleep for the notifier module alone: sleeping advances the clock."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def test_worst_case_retries_end_inside_the_function_timeout(lambda_env, slack, monkeypatch):
+    """Slack rate-limits every attempt with Retry-After 20 and each attempt takes its whole HTTP
+    timeout (simulated clock, real HTTP to the double): the function must give up with its own
+    error before Lambda's 60 s timeout, so the error reaches Lambda's retries and the dead-letter
+    queue (a timed-out invocation carries no message). Role defaults: 4 attempts, backoff 1 s."""
+    import types
+    import urllib
+
+    monkeypatch.setenv("SLACK_MAX_ATTEMPTS", "4")
+    monkeypatch.setenv("SLACK_BACKOFF_SECONDS", "1")
+    clock, timeouts = _FakeClock(), []
+    real_urlopen = urllib.request.urlopen
+
+    def slow_urlopen(request, timeout=None):
+        timeouts.append(timeout)
+        clock.now += timeout  # worst case: the attempt used its whole timeout
+        return real_urlopen(request, timeout=5)
+
+    monkeypatch.setattr(lambda_env, "time", clock)
+    monkeypatch.setattr(lambda_env, "urllib", types.SimpleNamespace(
+        request=types.SimpleNamespace(Request=urllib.request.Request, urlopen=slow_urlopen),
+        error=urllib.error, parse=urllib.parse))
+
+    class Context:  # what Lambda passes: the time left of the function's 60 s
+        started = clock.now
+
+        def get_remaining_time_in_millis(self):
+            return int((60 - (clock.now - self.started)) * 1000)
+
+    slack.fail_next(429, count=10, retry_after=20)
+    with pytest.raises(lambda_env.SlackDeliveryError, match="before the function's timeout"):
+        lambda_env.handler(event("backup_failed"), Context())
+    elapsed = clock.now - Context.started
+    assert len(timeouts) >= 2, "it retried at least once"
+    assert elapsed <= 60 - 1, f"the worst case took {elapsed:.0f} s of a 60 s function ({timeouts})"

@@ -11,10 +11,12 @@ Runtime: AWS Lambda Python 3.12 (standard library + the boto3 the runtime ships)
 * Known sources: CloudWatch alarm state changes, AWS Backup job notifications,
   RDS event notifications, Auto Scaling notifications (and the EventBridge shapes of
   Backup/RDS/Auto Scaling events), SES bounce/complaint events (configuration set event
-  publishing and identity notifications); anything else gets a readable fallback.
-* 429 and 5xx answers are retried with backoff (429 honours Retry-After); after the
-  last attempt the function raises, so Lambda's asynchronous retry and the function's
-  on-failure destination (dead-letter queue) keep the message instead of dropping it.
+  publishing and identity notifications); anything else, and a known source whose fields
+  have unexpected types, gets a readable generic message: no payload is dropped for its shape.
+* 429 and 5xx answers are retried with backoff (429 honours Retry-After) while the
+  function's remaining time allows another attempt; then the function raises, before Lambda's
+  timeout, so Lambda's asynchronous retry and the function's dead-letter queue keep the message
+  instead of dropping it.
 """
 from __future__ import annotations
 
@@ -56,6 +58,12 @@ COMPARISON = {
 RDS_BAD_WORDS = ("fail", "error", "low storage", "shut down", "stopped", "insufficient", "could not")
 TEXT_LIMIT = 2900  # Block Kit section text limit is 3000 characters
 FIELD_LIMIT = 1900  # ... and 2000 per field
+URL_LIMIT = 3000  # a button's url
+REQUEST_TIMEOUT = 10.0  # seconds per HTTP attempt
+# Kept back from the function's remaining time to log the failure and return before Lambda's
+# timeout (a timed-out invocation loses the error message the dead-letter queue would carry).
+DEADLINE_MARGIN = 2.0
+MIN_ATTEMPT = 1.0  # an attempt with less time than this is not started
 
 _webhook_url_cache: str | None = None
 
@@ -81,8 +89,24 @@ def _webhook_url() -> str:
 
 
 # --------------------------------------------------------------------------- helpers
-def _clip(text: str, limit: int = TEXT_LIMIT) -> str:
-    text = str(text)
+def _str(value) -> str:
+    """Any JSON value as readable text (None is empty; lists and objects as JSON)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, sort_keys=True, default=str)
+    except (TypeError, ValueError, RecursionError):
+        return repr(value)
+
+
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _clip(text, limit: int = TEXT_LIMIT) -> str:
+    text = _str(text)
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
@@ -90,26 +114,28 @@ def _field(label: str, value) -> dict:
     return {"type": "mrkdwn", "text": _clip(f"*{label}*\n{value}", FIELD_LIMIT)}
 
 
-def _region_from_arn(arn: str | None) -> str | None:
-    parts = (arn or "").split(":")
-    return parts[3] if len(parts) > 4 and parts[3] else None
+def _region_from_arn(arn) -> str | None:
+    parts = _str(arn).split(":")
+    return parts[3] if len(parts) > 4 and re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", parts[3]) else None
 
 
 def _message(payload_text: str, colour: str, title: str, fields: list[dict], body: str | None = None,
              context: str | None = None, link: tuple[str, str] | None = None) -> dict:
+    # Slack refuses empty text objects: every text here is either non-blank or left out.
+    title = _str(title).strip() or "Notification"
     blocks: list[dict] = [{"type": "header", "text": {"type": "plain_text", "text": _clip(title, 150), "emoji": True}}]
-    if body:
+    if _str(body).strip():
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(body)}})
     if fields:
         blocks.append({"type": "section", "fields": fields[:10]})
-    if context:
+    if _str(context).strip():
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(context)}]})
-    if link:
+    if link and link[1].startswith("https://") and len(link[1]) <= URL_LIMIT:
         blocks.append({
             "type": "actions",
             "elements": [{"type": "button", "text": {"type": "plain_text", "text": link[0][:75]}, "url": link[1]}],
         })
-    return {"text": _clip(payload_text), "attachments": [{"color": colour, "blocks": blocks}]}
+    return {"text": _clip(_str(payload_text).strip() or title), "attachments": [{"color": colour, "blocks": blocks}]}
 
 
 # --------------------------------------------------------------------------- CloudWatch alarms
@@ -129,7 +155,7 @@ def _alarm_metric(trigger: dict) -> str:
 def format_alarm(alarm: dict) -> dict:
     state = alarm.get("NewStateValue", "INSUFFICIENT_DATA")
     name = alarm.get("AlarmName", "unnamed alarm")
-    trigger = alarm.get("Trigger") or {}
+    trigger = _dict(alarm.get("Trigger"))
     region = _region_from_arn(alarm.get("AlarmArn")) or alarm.get("Region", "")
     op = COMPARISON.get(trigger.get("ComparisonOperator", ""), trigger.get("ComparisonOperator", "?"))
     threshold = f"{op} {trigger.get('Threshold', '?')} for {trigger.get('EvaluationPeriods', '?')} period(s)"
@@ -200,8 +226,8 @@ def format_backup_eventbridge(event: dict) -> dict:
 
 # --------------------------------------------------------------------------- RDS events
 def format_rds(event: dict) -> dict:
-    message = event.get("Event Message", "")
-    source = event.get("Source ID", "?")
+    message = _str(event.get("Event Message"))
+    source = _str(event.get("Source ID")) or "?"
     event_id = str(event.get("Event ID", "")).rsplit("#", 1)[-1]
     bad = any(word in message.lower() for word in RDS_BAD_WORDS)
     title = f"RDS {event.get('Event Source', 'event')} {source}: {message}"
@@ -294,24 +320,41 @@ def format_ses(event: dict) -> dict:
 
 
 # --------------------------------------------------------------------------- fallback
-def format_other(subject: str | None, message: str, topic_arn: str | None) -> dict:
+def format_other(subject, message, topic_arn, note: str | None = None) -> dict:
+    """Any message, readable: JSON pretty-printed, anything else as text."""
+    message = _str(message)
     try:
         body = "```" + json.dumps(json.loads(message), indent=2, sort_keys=True) + "```"
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         body = message
-    title = subject or "Notification"
-    topic = (topic_arn or "").rsplit(":", 1)[-1] or "?"
-    return _message(f"{title}: {message}", COLOURS["INFO"], title, [], _clip(body or "(empty message)"),
-                    context=f"SNS topic {topic}")
+    title = _str(subject).strip() or "Notification"
+    topic = _str(topic_arn).rsplit(":", 1)[-1] or "?"
+    context = f"SNS topic {topic}" + (f" \u2022 {note}" if note else "")
+    return _message(f"{title}: {message}", COLOURS["INFO"], title, [], _clip(body.strip() or "(empty message)"),
+                    context=context)
 
 
-def format_record(sns: dict) -> dict:
-    """The Slack payload for one SNS notification (the ``Sns`` object of a Lambda record)."""
-    message = sns.get("Message") or ""
-    attributes = sns.get("MessageAttributes") or {}
+def format_record(sns) -> dict:
+    """The Slack payload for one SNS notification (the ``Sns`` object of a Lambda record).
+
+    A known source whose fields have unexpected types or shapes is not lost: it is shown as
+    the generic message, with a note, and the formatter's error is logged."""
+    sns = sns if isinstance(sns, dict) else {"Message": sns}
+    try:
+        return _format_known(sns)
+    except Exception:  # noqa: BLE001 (any formatter bug must still deliver the message)
+        LOG.warning("unexpected shape in SNS message %s; sent as a generic message",
+                    _str(sns.get("MessageId")), exc_info=True)
+        return format_other(sns.get("Subject"), sns.get("Message"), sns.get("TopicArn"),
+                            note="shown unformatted: its fields were not in the expected shape")
+
+
+def _format_known(sns: dict) -> dict:
+    message = _str(sns.get("Message"))
+    attributes = _dict(sns.get("MessageAttributes"))
     try:
         data = json.loads(message)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         data = None
     if isinstance(data, dict):
         if "AlarmName" in data and "NewStateValue" in data:
@@ -329,32 +372,43 @@ def format_record(sns: dict) -> dict:
             return format_rds_eventbridge(data)
         if source == "aws.autoscaling":
             return format_asg_eventbridge(data)
-    elif "EventType" in attributes or "AWS Backup" in (sns.get("Subject") or "") or message.startswith("An AWS Backup"):
+    elif "EventType" in attributes or "AWS Backup" in _str(sns.get("Subject")) or message.startswith("An AWS Backup"):
         return format_backup(message, attributes)
     return format_other(sns.get("Subject"), message, sns.get("TopicArn"))
 
 
 # --------------------------------------------------------------------------- delivery
-def post(url: str, payload: dict) -> None:
-    """POST to the webhook; retry 429 (honouring Retry-After) and 5xx with backoff, then raise."""
+def post(url: str, payload: dict, deadline: float | None = None) -> None:
+    """POST to the webhook; retry 429 (honouring Retry-After) and 5xx with backoff, then raise.
+
+    ``deadline`` (time.monotonic()) bounds every attempt's timeout and every wait: a retry that
+    could not finish before it is not started, so the function raises before Lambda's timeout."""
     attempts = int(os.environ.get("SLACK_MAX_ATTEMPTS", "4"))
     base = float(os.environ.get("SLACK_BACKOFF_SECONDS", "1"))
     max_wait = float(os.environ.get("SLACK_MAX_RETRY_AFTER", "20"))
     data = json.dumps(payload).encode()
     last = "no attempt"
     for attempt in range(1, attempts + 1):
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left < MIN_ATTEMPT:
+            raise SlackDeliveryError(f"Slack did not accept the message before the function's timeout "
+                                     f"({attempt - 1} attempts): {last}")
         request = urllib.request.Request(url, data=data, method="POST",
                                          headers={"Content-Type": "application/json; charset=utf-8"})
         wait = base * 2 ** (attempt - 1)
+        timeout = REQUEST_TIMEOUT if left is None else min(REQUEST_TIMEOUT, left)
         try:
-            with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 (https webhook)
+            with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 (https webhook)
                 answer.read()
                 return
         except urllib.error.HTTPError as err:
             reason = err.read().decode(errors="replace")[:200]
             last = f"HTTP {err.code} {reason}"
             if err.code == 429:
-                wait = min(float(err.headers.get("Retry-After") or wait), max_wait)
+                try:
+                    wait = min(float(err.headers.get("Retry-After") or wait), max_wait)
+                except ValueError:  # an HTTP-date Retry-After: the backoff instead
+                    pass
             elif err.code < 500:
                 # 4xx other than 429 (bad payload, revoked webhook) will not heal by retrying.
                 raise SlackDeliveryError(f"Slack rejected the message: {last}") from err
@@ -362,21 +416,34 @@ def post(url: str, payload: dict) -> None:
             # The URL is in the exception text only as the host; keep it out of the logs anyway.
             last = f"connection error: {type(err).__name__}"
         if attempt < attempts:
+            if deadline is not None and time.monotonic() + wait + MIN_ATTEMPT > deadline:
+                raise SlackDeliveryError(f"Slack did not accept the message before the function's timeout "
+                                         f"({attempt} attempts, next wait {wait:.0f} s): {last}")
             LOG.warning("Slack attempt %d/%d failed (%s); retrying in %.2f s", attempt, attempts, last, wait)
             time.sleep(wait)
     raise SlackDeliveryError(f"Slack did not accept the message after {attempts} attempts: {last}")
 
 
-def handler(event, context):  # noqa: ARG001 (Lambda signature)
-    records = [r for r in (event or {}).get("Records", []) if "Sns" in r]
+def _deadline(context) -> float | None:
+    """When this invocation must stop trying (time.monotonic()), from Lambda's remaining time."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    return time.monotonic() + remaining() / 1000 - DEADLINE_MARGIN
+
+
+def handler(event, context):
+    deadline = _deadline(context)
+    records = _dict(event).get("Records")
+    records = [r for r in records if isinstance(r, dict) and "Sns" in r] if isinstance(records, list) else []
     if not records:
         raise ValueError("not an SNS event: no Records[].Sns")
     url = _webhook_url()
     delivered = []
     for record in records:
-        sns = record["Sns"]
+        sns = record["Sns"] if isinstance(record["Sns"], dict) else {"Message": record["Sns"]}
         payload = format_record(sns)
-        post(url, payload)
-        LOG.info("delivered SNS message %s from %s", sns.get("MessageId"), sns.get("TopicArn"))
+        post(url, payload, deadline)
+        LOG.info("delivered SNS message %s from %s", _str(sns.get("MessageId")), _str(sns.get("TopicArn")))
         delivered.append(sns.get("MessageId"))
     return {"delivered": delivered}

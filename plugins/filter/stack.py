@@ -55,6 +55,8 @@ def _names(project, environment):
         "ses_configuration_set_parameter": f"{parameters}/ses/configuration-set",
         "slack_webhook_parameter": f"{parameters}/slack/webhook-url",
         "parameters_key_alias": f"alias/{prefix}-parameters",
+        # The run lock (role run_lock): one site.yml or bake at a time per environment.
+        "run_lock_parameter": f"{parameters}/run-lock",
     }
 
 

@@ -811,6 +811,11 @@ def test_second_site_run_changes_nothing(stack: Stack) -> None:
                     if value in stack.first_run.stdout + stack.first_run.stderr)
     assert leaked == [], f"the first run of site.yml prints the values of {leaked}"
     _assert_no_secret_shown("site.yml -vvv re-run", run, argv, secrets)
+    # The run lock (role run_lock) was taken and is released at the end.
+    assert "TASK [protea.platform.run_lock : Take the run lock of the environment]" in run.stdout
+    ssm = stack.emu.client("ssm")
+    with pytest.raises(ssm.exceptions.ParameterNotFound):
+        ssm.get_parameter(Name=f"/{PROJECT}/{ENV}/run-lock")
 
 
 def _assert_no_secret_shown(label: str, run, argv: CommandLineSampler, secrets: dict[str, str]) -> None:

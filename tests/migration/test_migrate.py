@@ -12,12 +12,12 @@ import re
 import secrets
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import PlaybookRun, run_playbook
+from tests.helpers import CommandLineSampler, PlaybookRun, run_playbook
 from tests.migration.stack import (
     CLIENT_CIDR, ZONE, Stack, Writer, apt_proxy_url, seed_aws, seed_dns, sh, site_records,
 )
@@ -38,6 +38,7 @@ class Mig:
     emulator: object
     inventory: Path
     writers: list
+    passwords: dict = field(default_factory=dict)  # the test's own (legacy app login, RDS master)
 
     @property
     def legacy(self) -> str:
@@ -50,13 +51,24 @@ class Mig:
     def client(self, service):
         return self.emulator.client(service, region="af-south-1")
 
+    def secrets(self) -> dict[str, str]:
+        """Every secret of the migration: the SecureStrings under /shopper/local (the RDS master and
+        replication passwords among them) and the test's own passwords."""
+        found = dict(self.passwords)
+        pages = self.client("ssm").get_paginator("get_parameters_by_path").paginate(
+            Path="/shopper/local", Recursive=True, WithDecryption=True)
+        for page in pages:
+            found |= {p["Name"]: p["Value"] for p in page["Parameters"] if p["Type"] == "SecureString"}
+        return found
+
     def records(self) -> dict:
         return site_records(self.client)
 
     def resolve(self) -> str:
         return self.records()[(ZONE, "A")]["ResourceRecords"][0]["Value"]
 
-    def migrate(self, tags: str, check: bool = False, kill_at: str | None = None, **extra) -> PlaybookRun:
+    def migrate(self, tags: str, check: bool = False, kill_at: str | None = None, verbosity: int = 0,
+                **extra) -> PlaybookRun:
         # Test glue, as an environment's inventory would set it: the containers' paths,
         # the test network as the VPC, the web container as the new front door (an
         # address: there is no CloudFront here). The RDS stand-in serves TLS only.
@@ -71,7 +83,7 @@ class Mig:
             **extra,
         }
         return run_playbook("playbooks/migrate.yml", endpoint=self.emulator.endpoint, tags=tags, extra_vars=extra_vars,
-                            check=check, diff=check, kill_at=kill_at,
+                            check=check, diff=check, kill_at=kill_at, verbosity=verbosity,
                             inventory=["inventories/common", "inventories/local", str(self.inventory)])
 
     def writer(self, tag: str) -> Writer:
@@ -157,7 +169,7 @@ def mig(request, built, emulator):
     client = lambda service: emulator.client(service, region="af-south-1")  # noqa: E731
     assert seed_aws(client, engine, built.passwords["mig_target_password"]) == built.endpoint
     seed_dns(client, stack.addresses["legacy"])
-    m = Mig(engine, stack, emulator, built.tmp / engine / f"{stack.prefix}.json", [])
+    m = Mig(engine, stack, emulator, built.tmp / engine / f"{stack.prefix}.json", [], built.passwords)
     try:
         yield m
     finally:
@@ -228,9 +240,17 @@ def test_cutover_refused_when_verification_fails(mig):
 def test_cutover(mig):
     writer = mig.writer("cutover")
     # After the aborted cut-over the target stands alone: a fresh copy, confirmed.
-    presync = mig.migrate("pre-sync", migrate_db_target_reset="shopper")
+    # At -vvv with every process's command line sampled (replication set up, the target reset):
+    # no password of the migration in the output or on any argv.
+    with CommandLineSampler() as argv:
+        presync = mig.migrate("pre-sync", verbosity=3, migrate_db_target_reset="shopper")
     assert presync.rc == 0, presync.explain()
     assert mig.state()["phase"] == "pre-synced"
+    secrets = mig.secrets()
+    assert len(secrets) >= 3 and "ESTABLISH" in presync.stdout and len(argv.seen) > 20, (sorted(secrets), len(argv.seen))
+    leaked = sorted(name for name, value in secrets.items() if value in presync.stdout + presync.stderr)
+    assert leaked == [], f"pre-sync -vvv prints the values of {leaked}"
+    assert argv.containing(secrets.values()) == [], "secrets on command lines during pre-sync"
     # --check --diff: runs through, freezes nothing, switches nothing.
     dry = mig.migrate("cut-over", check=True)
     assert dry.rc == 0, dry.explain()
@@ -247,8 +267,10 @@ def test_cutover(mig):
         assert killed.rc == -9, killed.explain()
         assert mig.state().get("phase", "") == phase, (mig.state(), killed.explain())
         assert mig.resolve() == mig.legacy
-    cutover = mig.migrate("cut-over")
+    with CommandLineSampler() as argv:
+        cutover = mig.migrate("cut-over")
     assert cutover.rc == 0, cutover.explain()
+    assert argv.containing(secrets.values()) == [], "secrets on command lines during the cut-over"
     assert ("Resuming the cut-over" in cutover.stdout) == (not RESULTS and KILL_AT[mig.engine][1] == "detached")
     assert mig.state()["phase"] == "cut-over" and mig.state()["took_writes"] is True
     deadline = time.monotonic() + 30

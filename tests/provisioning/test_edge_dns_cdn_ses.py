@@ -252,8 +252,9 @@ def _secret_of(emu, access_key_id: str) -> str:
     text = json.dumps(data.get("iam", {}))
     marker = f'"access_key_id": "{access_key_id}"'
     assert marker in text
-    chunk = text[text.index(marker) - 2000: text.index(marker) + 2000]
-    return re.findall(r'"secret_access_key": "([^"]+)"', chunk)[0]
+    at = text.index(marker)
+    # The record's own secret follows its id (other keys' records, deleted ones too, are around it).
+    return re.search(r'"secret_access_key": "([^"]+)"', text[at:]).group(1)
 
 
 def test_smtp_user_key_and_password(stack):
@@ -370,3 +371,26 @@ def test_distribution_waits_for_an_issued_us_east_1_certificate(stack):
 
 def _emulator_log(stack) -> str:
     return stack.emu.log_path.read_text(errors="replace")
+
+
+def test_smtp_keys_an_interrupted_run_left_are_replaced_not_added(stack):
+    """A run that stopped after creating the SMTP access key, before its password reached SSM, left
+    a key whose secret nobody has. Two such stops fill IAM's two keys per user (the emulator refuses
+    a third as AWS does, LimitExceeded): the next run deletes the unusable keys, then creates one.
+    Runs last in this module: it replaces the stored credentials."""
+    iam, ssm = stack.client("iam", region="us-east-1"), stack.client("ssm")
+    user = f"{NAME}-ses-smtp"
+    ssm.delete_parameter(Name=SMTP_CREDENTIALS_PARAM)  # stopped before the write
+    iam.create_access_key(UserName=user)  # and once more: two keys, none stored
+    orphans = {k["AccessKeyId"] for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]}
+    assert len(orphans) == 2
+    with pytest.raises(iam.exceptions.LimitExceededException):
+        iam.create_access_key(UserName=user)
+    run = run_playbook(EDGE, endpoint=stack.emu.endpoint, extra_vars=stack.alb, tags="preflight,ses")
+    assert run.rc == 0, run.explain()
+    [key] = iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
+    smtp = json.loads(ssm.get_parameter(Name=SMTP_CREDENTIALS_PARAM, WithDecryption=True)["Parameter"]["Value"])
+    assert smtp["username"] == key["AccessKeyId"] and key["AccessKeyId"] not in orphans
+    assert smtp["password"] == ses_smtp_password(_secret_of(stack.emu, key["AccessKeyId"]), REGION)
+    again = run_playbook(EDGE, endpoint=stack.emu.endpoint, extra_vars=stack.alb, tags="preflight,ses")
+    assert again.rc == 0 and again.changed == 0, again.explain()

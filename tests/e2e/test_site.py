@@ -22,7 +22,7 @@ from typing import Iterator
 import pytest
 
 from tests.doubles.slack_double import SlackDouble
-from tests.helpers import REPO, CommandLineSampler, run_playbook
+from tests.helpers import REPO, CommandLineSampler, assert_no_secret_shown, run_playbook
 from tests.localcloud.__main__ import ensure_ssh_key
 from tests.localcloud.emulator import Emulator
 
@@ -702,7 +702,7 @@ def test_every_credential_rotates_with_no_failed_request(stack: Stack) -> None:
         flapper.join(30)
         watch.join(30)
     assert run.rc == 0, run.explain()
-    _assert_no_secret_shown("rotate.yml -vvv", run, argv, {f"{name} (before)": value for name, value in secrets_before.items()}
+    assert_no_secret_shown("rotate.yml -vvv", run, argv, {f"{name} (before)": value for name, value in secrets_before.items()}
                             | _secret_values(stack) | {"new webhook": new_webhook})
     stack.env["PROTEA_SLACK_WEBHOOK_URL"] = new_webhook  # the operator's vault now holds the new URL
     codes = [code for out, _ in answers for code in out.split()]
@@ -810,21 +810,13 @@ def test_second_site_run_changes_nothing(stack: Stack) -> None:
     leaked = sorted(name for name, value in secrets.items()
                     if value in stack.first_run.stdout + stack.first_run.stderr)
     assert leaked == [], f"the first run of site.yml prints the values of {leaked}"
-    _assert_no_secret_shown("site.yml -vvv re-run", run, argv, secrets)
+    assert_no_secret_shown("site.yml -vvv re-run", run, argv, secrets)
     # The run lock (role run_lock) was taken and is released at the end.
     assert "TASK [protea.platform.run_lock : Take the run lock of the environment]" in run.stdout
     ssm = stack.emu.client("ssm")
     with pytest.raises(ssm.exceptions.ParameterNotFound):
         ssm.get_parameter(Name=f"/{PROJECT}/{ENV}/run-lock")
 
-
-def _assert_no_secret_shown(label: str, run, argv: CommandLineSampler, secrets: dict[str, str]) -> None:
-    """Nothing of ``secrets`` in a -vvv run's output or in any command line sampled meanwhile."""
-    assert "ESTABLISH LOCAL CONNECTION" in run.stdout, f"{label}: not a -vvv run"
-    assert len(argv.seen) > 20, f"{label}: the sampler saw {len(argv.seen)} command lines"
-    leaked = sorted(name for name, value in secrets.items() if value and value in run.stdout + run.stderr)
-    assert leaked == [], f"{label} prints the values of {leaked}"
-    assert argv.containing(secrets.values()) == [], f"{label}: secrets on command lines"
 
 
 def test_new_image_rolls_out_with_minimum_healthy_throughout(stack: Stack) -> None:
@@ -860,7 +852,7 @@ def test_new_image_rolls_out_with_minimum_healthy_throughout(stack: Stack) -> No
         stop.set()
         poller.join(30)
     assert run.rc == 0, run.explain()
-    _assert_no_secret_shown("bake_image.yml -vvv", run, argv, _secret_values(stack))
+    assert_no_secret_shown("bake_image.yml -vvv", run, argv, _secret_values(stack))
     new_ids = {i["InstanceId"] for i in stack.asg()["Instances"]}
     assert new_ids and not new_ids & old_ids, "the instances were not replaced"
     assert len(samples) > 5

@@ -64,6 +64,17 @@ def alarm_topic_arn(alarm: dict, topics: list[dict], default_region: str) -> str
     return topic["arn"]
 
 
+def alarms_by_region(alarms: list[dict], topics: list[dict], default_region: str) -> list[dict]:
+    """The alarms grouped by their region, in order of first appearance, each alarm given its
+    region's topic as its ALARM and OK action: [{region, alarms}], one module run per region."""
+    groups: dict[str, list[dict]] = {}
+    for alarm in alarms:
+        arn = alarm_topic_arn(alarm, topics, default_region)
+        groups.setdefault(alarm.get("region") or default_region, []).append(
+            {**alarm, "alarm_actions": [arn], "ok_actions": [arn]})
+    return [{"region": region, "alarms": found} for region, found in groups.items()]
+
+
 def alarm_region_findings(alarms: Any, topics: list[dict], default_region: str) -> list[str]:
     """Preflight: one message per alarm whose actions could not be in its own region."""
     if not isinstance(alarms, list):
@@ -86,5 +97,6 @@ class FilterModule:
         return {
             "opt_in_region": opt_in_region,
             "alarm_topic_arn": alarm_topic_arn,
+            "alarms_by_region": alarms_by_region,
             "alarm_region_findings": alarm_region_findings,
         }

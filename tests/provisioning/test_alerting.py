@@ -111,7 +111,7 @@ def stack(emulator, slack, tmp_path_factory):
     subscriptions_after_first = _subscriptions(emulator)
     second = run_playbook(PLAYBOOK, **run)
     return SimpleNamespace(emu=emulator, targets=targets, check=check, topics_after_check=topics_after_check,
-                           first=first, second=second, subscriptions_after_first=subscriptions_after_first)
+                           first=first, second=second, subscriptions_after_first=subscriptions_after_first, run=run)
 
 
 def _wait(fetch, timeout=60.0):
@@ -288,6 +288,36 @@ def test_every_alarm_notifies_topics_of_its_own_region(stack):
     extra = _alarms(stack.emu, EDGE)[EXTRA_EDGE_ALARM["name"]]
     assert extra["AlarmActions"] == extra["OKActions"] == [f"arn:aws:sns:{EDGE}:{ACCOUNT}:{P}-edge-alarms"]
     assert (extra["Namespace"], extra["MetricName"]) == ("AWS/Route53", "HealthCheckStatus")
+
+
+def test_alarms_changed_by_hand_are_put_back_in_one_run_and_only_those(stack):
+    # protea.platform.cloudwatch_metric_alarms compares every field it manages, the metric-math
+    # alarm's queries included; an alarm it was not given is left alone.
+    cw = stack.emu.client("cloudwatch", region=REGION)
+    alarms = _alarms(stack.emu, REGION)
+    cpu, rate = dict(alarms[f"{P}-rds-cpu"]), dict(alarms[f"{P}-alb-5xx-rate"])
+    keep = ("AlarmName", "AlarmDescription", "ActionsEnabled", "AlarmActions", "OKActions", "MetricName", "Namespace",
+            "Statistic", "Dimensions", "Period", "Unit", "EvaluationPeriods", "DatapointsToAlarm", "Threshold",
+            "ComparisonOperator", "TreatMissingData", "Metrics")
+    cw.put_metric_alarm(**{k: v for k, v in cpu.items() if k in keep and k != "Unit"} | {"Threshold": 99.0})
+    queries = [dict(q) for q in rate["Metrics"]]
+    queries[0] = dict(queries[0], Expression="100 * FILL(t5xx, 0) / requests")
+    cw.put_metric_alarm(**{k: v for k, v in rate.items() if k in keep} | {"Metrics": queries})
+    cw.put_metric_alarm(AlarmName="someone-elses", Namespace="AWS/EC2", MetricName="CPUUtilization", Statistic="Average",
+                        Period=300, EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanThreshold")
+    dry = run_playbook(PLAYBOOK, check=True, diff=True, **stack.run)
+    assert dry.rc == 0 and dry.task_runs("protea.platform.alerts : Alarms (actions on ALARM and OK), one run per region") >= 1
+    # The diff shows the hand-made values going; only the af-south-1 run would change anything.
+    assert "-        Threshold: 99.0" in dry.stdout and "-        -   Expression: 100 * FILL(t5xx, 0) / requests" in dry.stdout, dry.explain()
+    assert f"changed: [localhost] => (item={REGION}: " in dry.stdout and f"ok: [localhost] => (item={EDGE}: " in dry.stdout, dry.explain()
+    assert _alarms(stack.emu, REGION)[f"{P}-rds-cpu"]["Threshold"] == 99.0  # check mode changed nothing
+    fix = run_playbook(PLAYBOOK, **stack.run)
+    assert fix.rc == 0 and fix.changed >= 1, fix.explain()
+    after = _alarms(stack.emu, REGION)
+    assert (after[f"{P}-rds-cpu"]["Threshold"], after[f"{P}-rds-cpu"].get("Unit")) == (cpu["Threshold"], cpu["Unit"])
+    assert after[f"{P}-alb-5xx-rate"]["Metrics"][0]["Expression"] == rate["Metrics"][0]["Expression"]
+    assert "someone-elses" in after
+    cw.delete_alarms(AlarmNames=["someone-elses"])
 
 
 def test_each_notifier_copy_and_its_dead_letter_queue_are_alarmed_in_their_region(stack):

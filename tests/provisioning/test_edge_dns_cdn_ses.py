@@ -175,6 +175,25 @@ def test_cloudfront_distribution(stack):
         assert SECRET not in run.stdout and SECRET not in run.stderr
 
 
+def test_stack_discovery_finds_the_edge_resources_and_no_secret(stack):
+    # Role stack's one describe module (protea.platform.stack_info), read only, against what
+    # the emulator holds: the distribution by its comment, the web target group and its ALB.
+    import base64
+
+    run = run_playbook("tests/provisioning/network_lookup.yml", endpoint=stack.emu.endpoint, check=True, verbosity=3,
+                       extra_vars={"stack_require_network": False})
+    assert run.rc == 0 and run.changed == 0, run.explain()
+    assert SECRET not in run.stdout + run.stderr  # -vvv prints the module's whole result
+    found = json.loads(base64.b64decode(re.search(r"PROTEA_STACK=([A-Za-z0-9+/=]+)", run.stdout)[1]))
+    distribution = _distribution(stack)
+    target_group = stack.client("elbv2").describe_target_groups(Names=[f"{NAME}-web"])["TargetGroups"][0]
+    assert (found["distribution_id"], found["distribution_domain_name"]) == (distribution["Id"], distribution["DomainName"])
+    assert (found["alb_arn"], found["alb_dns_name"], found["alb_zone_id"]) == (
+        stack.lb["LoadBalancerArn"], stack.lb["DNSName"], stack.lb["CanonicalHostedZoneId"])
+    assert found["target_group_arn"] == target_group["TargetGroupArn"]
+    assert found["vpc_id"] == "" and found["efs_id"] == ""  # not this stack's: no tagged VPC, no file system
+
+
 def _records(stack) -> tuple[str, dict]:
     r53 = stack.client("route53", region="us-east-1")
     zones = [z for z in r53.list_hosted_zones()["HostedZones"] if z["Name"] == f"{DOMAIN}."]
@@ -199,6 +218,36 @@ def test_dns_site_origin_and_validation_records(stack):
             rr = option["ResourceRecord"]
             record = records[(rr["Name"].rstrip("."), "CNAME")]
             assert [v["Value"] for v in record["ResourceRecords"]] == [rr["Value"]]
+
+
+def test_records_changed_by_hand_are_put_back_in_one_batch_and_others_left_alone(stack):
+    # protea.platform.route53_records: one listing, one ChangeResourceRecordSets for what differs.
+    zone_id, records = _records(stack)
+    r53 = stack.client("route53", region="us-east-1")
+    spf, dmarc = records[(f"mail.{DOMAIN}", "TXT")], records[(f"_dmarc.{DOMAIN}", "TXT")]
+    www, www6 = records[(f"www.{DOMAIN}", "A")], records[(f"www.{DOMAIN}", "AAAA")]
+    elsewhere = {"AliasTarget": dict(www["AliasTarget"], DNSName="elsewhere.example.net.")}
+    hand = [{"Action": "UPSERT", "ResourceRecordSet": dict(spf, TTL=60, ResourceRecords=[{"Value": '"v=spf1 -all"'}])},
+            {"Action": "UPSERT", "ResourceRecordSet": dict(dmarc, ResourceRecords=[{"Value": '"v=DMARC1; p=none"'}])},
+            {"Action": "UPSERT", "ResourceRecordSet": dict(www, **elsewhere)},
+            {"Action": "UPSERT", "ResourceRecordSet": dict(www6, **elsewhere)},
+            {"Action": "UPSERT", "ResourceRecordSet": {"Name": f"keep.{DOMAIN}.", "Type": "TXT", "TTL": 60,
+                                                       "ResourceRecords": [{"Value": '"not ours"'}]}}]
+    r53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": hand})
+    log_before = len(_emulator_log(stack).splitlines())
+    fix = run_playbook(EDGE, endpoint=stack.emu.endpoint, extra_vars=stack.alb, tags="preflight,dns")
+    assert fix.rc == 0 and fix.changed >= 1, fix.explain()
+    _, after = _records(stack)
+    for was in (spf, dmarc, www, www6):
+        key = (was["Name"].rstrip("."), was["Type"])
+        assert {k: v for k, v in after[key].items() if k != "Name"} == {k: v for k, v in was.items() if k != "Name"}, key
+    assert (f"keep.{DOMAIN}", "TXT") in after
+    # ChangeResourceRecordSets is POST .../hostedzone/<id>/rrset: one per record group that
+    # changed (site and origin, SES), where one call per record would make four.
+    batches = [line for line in _emulator_log(stack).splitlines()[log_before:] if re.search(r'"POST /2013-04-01/hostedzone/[^ ]*/rrset', line)]
+    assert len(batches) == 2, batches
+    again = run_playbook(EDGE, endpoint=stack.emu.endpoint, extra_vars=stack.alb, tags="preflight,dns")
+    assert again.rc == 0 and again.changed == 0, again.explain()
 
 
 def test_ses_identity_dkim_mail_from_and_records(stack):

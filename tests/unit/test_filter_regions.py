@@ -57,6 +57,19 @@ def test_platform_in_us_east_1_keeps_the_alarms_topic_for_plain_alarms():
     assert regions.alarm_topic_arn({"name": "x", "topic": "edge"}, topics, "us-east-1").endswith(":p-edge-alarms")
 
 
+def test_alarms_grouped_by_region_with_their_regions_topic_as_actions():
+    alarms = [{"name": "rds-cpu"}, {"name": "cf-5xx", "region": "us-east-1"}, {"name": "ec2", "region": "af-south-1"}]
+    groups = regions.alarms_by_region(alarms, TOPICS, "af-south-1")
+    assert [(g["region"], [a["name"] for a in g["alarms"]]) for g in groups] == [
+        ("af-south-1", ["rds-cpu", "ec2"]), ("us-east-1", ["cf-5xx"])]
+    edge = groups[1]["alarms"][0]
+    assert edge["alarm_actions"] == edge["ok_actions"] == ["arn:aws:sns:us-east-1:1:p-edge-alarms"]
+    assert groups[0]["alarms"][0]["ok_actions"] == ["arn:aws:sns:af-south-1:1:p-alarms"]
+    assert regions.alarms_by_region([], TOPICS, "af-south-1") == []
+    with pytest.raises(AnsibleFilterError, match="alarm 'eu' is in eu-west-1"):
+        regions.alarms_by_region([{"name": "eu", "region": "eu-west-1"}], TOPICS, "af-south-1")
+
+
 @pytest.mark.parametrize("alarm,needle", [
     ({"name": "eu", "region": "eu-west-1"}, "alarm 'eu' is in eu-west-1, where no alerts topic lives"),
     ({"name": "cross", "region": "us-east-1", "topic": "alarms"},

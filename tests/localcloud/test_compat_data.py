@@ -160,6 +160,59 @@ def test_backup_jobs_without_patch(stock_emulator):
                         ResourceArn="arn:aws:elasticfilesystem:af-south-1:123456789012:file-system/fs-1") == 404
 
 
+def _session_client(emu, creds: dict):
+    import boto3
+
+    return boto3.session.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                                 aws_session_token=creds.get("SessionToken"), region_name="af-south-1").client(
+        "backup", endpoint_url=emu.endpoint)
+
+
+def test_vault_policy_denies_recovery_point_deletion_to_all_but_the_break_glass_role(clean_emulator):
+    emu = clean_emulator
+    backup, _sqs, _queue, role, _topic = _job_setup(emu)
+    iam, sts = emu.client("iam"), emu.client("sts")
+    everything = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "backup:*", "Resource": "*"}]})
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]})
+    glass = iam.create_role(RoleName="break-glass", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    iam.put_role_policy(RoleName="break-glass", PolicyName="backup", PolicyDocument=everything)
+    iam.create_user(UserName="admin")
+    iam.put_user_policy(UserName="admin", PolicyName="backup", PolicyDocument=everything)
+    admin = _session_client(emu, iam.create_access_key(UserName="admin")["AccessKey"])
+    resource = "arn:aws:elasticfilesystem:af-south-1:123456789012:file-system/fs-0123456789abcdef0"
+    points = [backup.start_backup_job(BackupVaultName="v", ResourceArn=resource, IamRoleArn=role)["RecoveryPointArn"]
+              for _ in range(3)]
+    listed = backup.list_recovery_points_by_backup_vault(BackupVaultName="v")["RecoveryPoints"]
+    assert [p["RecoveryPointArn"] for p in listed] == points and listed[0]["ResourceArn"] == resource
+    # No policy: whoever may call DeleteRecoveryPoint deletes.
+    assert _error(backup.get_backup_vault_access_policy, BackupVaultName="v") == "ResourceNotFoundException"
+    admin.delete_recovery_point(BackupVaultName="v", RecoveryPointArn=points[0])
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": ["backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle"],
+        "Resource": "*", "Condition": {"ArnNotLike": {"aws:PrincipalArn": [glass]}}}]})
+    backup.put_backup_vault_access_policy(BackupVaultName="v", Policy=policy)
+    assert json.loads(backup.get_backup_vault_access_policy(BackupVaultName="v")["Policy"]) == json.loads(policy)
+    # The admin's backup:* and the account's own key: denied by the vault policy.
+    assert _error(admin.delete_recovery_point, BackupVaultName="v", RecoveryPointArn=points[1]) == "AccessDeniedException"
+    assert _error(backup.delete_recovery_point, BackupVaultName="v", RecoveryPointArn=points[1]) == "AccessDeniedException"
+    # The break-glass role's session deletes.
+    creds = sts.assume_role(RoleArn=glass, RoleSessionName="incident")["Credentials"]
+    _session_client(emu, creds).delete_recovery_point(BackupVaultName="v", RecoveryPointArn=points[1])
+    left = backup.list_recovery_points_by_backup_vault(BackupVaultName="v")["RecoveryPoints"]
+    assert [p["RecoveryPointArn"] for p in left] == [points[2]]
+    assert _error(backup.put_backup_vault_access_policy, BackupVaultName="v", Policy="not json") == "InvalidParameterValueException"
+    backup.delete_backup_vault_access_policy(BackupVaultName="v")
+    backup.delete_recovery_point(BackupVaultName="v", RecoveryPointArn=points[2])
+
+
+def test_vault_policy_and_recovery_points_without_patch(stock_emulator):
+    assert "backup-vault-access-policy-and-recovery-points" in stock_emulator.info["disabled"]
+    backup = stock_emulator.client("backup")
+    backup.create_backup_vault(BackupVaultName="v")
+    assert _http_status(backup.put_backup_vault_access_policy, BackupVaultName="v", Policy="{}") == 404
+
+
 def _plan(backup):
     backup.create_backup_vault(BackupVaultName="v")
     return backup.create_backup_plan(

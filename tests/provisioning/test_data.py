@@ -27,7 +27,8 @@ DR_REGION = "eu-west-1"
 # Engine parameters beyond the TLS one: any real parameter of the family must work, a
 # static one too (AWS refuses to apply those immediately).
 EXTRA_PARAMETERS = {"log_min_duration_statement": 500, "shared_preload_libraries": "pg_stat_statements"}
-OPTIONS = {"backup_copy_region": DR_REGION, "backup_include_rds": True, "rds_extra_parameters": EXTRA_PARAMETERS}
+# RDS is in the backup plan by default (backup_include_rds): not set here.
+OPTIONS = {"backup_copy_region": DR_REGION, "rds_extra_parameters": EXTRA_PARAMETERS}
 
 
 def flat(text: str) -> str:
@@ -127,8 +128,8 @@ def test_converge_creates_then_changes_nothing(stack):
     assert stack.first.changed > 0 and stack.first.failed == 0
     # The network ids came from role stack's discovery (run alone, as on AWS), described once
     # although rds, efs and backup each depend on it.
-    assert stack.first.task_runs("protea.platform.stack : Stack | The account") == 1, stack.first.explain()
-    assert stack.first.task_runs("protea.platform.stack : Stack | The security groups") == 1, stack.first.explain()
+    assert stack.first.task_runs("protea.platform.stack : Stack | Describe the environment's shared resources") == 1, \
+        stack.first.explain()
     assert stack.second.rc == 0 and stack.second.changed == 0, stack.second.explain()
 
 
@@ -264,6 +265,50 @@ def test_backup_vault_plan_and_selection(stack):
         {"ConditionKey": "aws:ResourceTag/Backup", "ConditionValue": f"{NAME}-daily"}]
 
 
+def test_recovery_points_deletable_only_by_the_break_glass_role(stack):
+    # The vault's access policy (protea.platform.backup_vault_access_policy); the emulator
+    # enforces its Deny on DeleteRecoveryPoint for every caller it applies to, as AWS does.
+    import boto3
+
+    backup, iam = stack.client("backup"), stack.client("iam")
+    account = stack.client("sts").get_caller_identity()["Account"]
+    policy = json.loads(backup.get_backup_vault_access_policy(BackupVaultName=NAME)["Policy"])
+    [statement] = policy["Statement"]
+    assert (statement["Effect"], statement["Principal"]) == ("Deny", "*")
+    assert set(statement["Action"]) == {"backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle"}
+    glass = f"arn:aws:iam::{account}:role/{NAME}-break-glass"
+    assert statement["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": [glass]}}
+    # A backup of the file system, then its deletion: refused to the account's own key (root here),
+    # done by a session of the break-glass role (created only now, as an operator would).
+    fs = stack.client("efs").describe_file_systems(CreationToken=f"{NAME}-efs")["FileSystems"][0]["FileSystemArn"]
+    role = iam.get_role(RoleName=f"{NAME}-backup")["Role"]["Arn"]
+    point = backup.start_backup_job(BackupVaultName=NAME, ResourceArn=fs, IamRoleArn=role)["RecoveryPointArn"]
+    with pytest.raises(backup.exceptions.ClientError) as denied:
+        backup.delete_recovery_point(BackupVaultName=NAME, RecoveryPointArn=point)
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "sts:AssumeRole"}]}
+    iam.create_role(RoleName=f"{NAME}-break-glass", AssumeRolePolicyDocument=json.dumps(trust))
+    try:
+        iam.put_role_policy(RoleName=f"{NAME}-break-glass", PolicyName="recovery-points", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "backup:DeleteRecoveryPoint", "Resource": "*"}]}))
+        creds = stack.client("sts").assume_role(RoleArn=glass, RoleSessionName="incident")["Credentials"]
+        boto3.session.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                              aws_session_token=creds["SessionToken"], region_name="af-south-1").client(
+            "backup", endpoint_url=stack.emu.endpoint).delete_recovery_point(BackupVaultName=NAME, RecoveryPointArn=point)
+    finally:
+        iam.delete_role_policy(RoleName=f"{NAME}-break-glass", PolicyName="recovery-points")
+        iam.delete_role(RoleName=f"{NAME}-break-glass")
+    assert point not in [p["RecoveryPointArn"] for p in backup.list_recovery_points_by_backup_vault(BackupVaultName=NAME)["RecoveryPoints"]]
+
+
+def test_vault_lock_in_governance_mode_by_default(stack):
+    vault = stack.client("backup").describe_backup_vault(BackupVaultName=NAME)
+    # Governance: locked, with a minimum retention and no lock date (a lock date means compliance,
+    # which becomes immutable on that date).
+    assert (vault["Locked"], vault["MinRetentionDays"], vault.get("LockDate")) == (True, 7, None), vault
+
+
 def test_backup_vault_events_are_left_to_the_alerting_tier(stack):
     """No email-only topic: playbooks/alerting.yml points the vault at the events topic, which mails
     the operators and feeds Slack (tests/provisioning/test_alerting.py checks it)."""
@@ -336,6 +381,11 @@ BAD = [
     ("copy_region_same", {"backup_copy_region": "af-south-1"}, "backup_copy_region 'af-south-1' is not another known AWS region"),
     ("copy_region_typo", {"backup_copy_region": "eu-west1"}, "backup_copy_region 'eu-west1' is not another known AWS region"),
     ("efs_ia_days", {"efs_transition_to_ia": "45"}, "efs_transition_to_ia '45' is not one of 7, 14, 30, 60, 90, None"),
+    ("vault_lock_mode", {"backup_vault_lock_mode": "legal-hold"}, "backup_vault_lock_mode 'legal-hold' is not a Vault Lock mode"),
+    ("vault_lock_min_above_retention", {"backup_vault_lock_min_retention_days": 40},
+     "backup_vault_lock_min_retention_days '40' does not fit backup_retention_days '35' (the locked vault would refuse every daily backup)"),
+    ("vault_lock_compliance_unconfirmed", {"backup_vault_lock_mode": "compliance"},
+     "backup_vault_lock_mode compliance cannot be undone once backup_vault_lock_changeable_for_days ('3', at least 3) have passed"),
 ]
 
 
@@ -425,3 +475,24 @@ def test_mariadb_instance_listens_on_3306(mariadb):
     params = {p["ParameterName"]: p for p in rds.describe_db_parameters(DBParameterGroupName=group)["Parameters"]}
     assert params["require_secure_transport"]["ParameterValue"] == "1"
     assert (params["slow_query_log"]["ParameterValue"], params["slow_query_log"]["Source"]) == ("1", "user")
+
+
+def test_rds_delete_keeps_a_final_snapshot_and_the_automated_backups(mariadb):
+    # The second environment's database (the last test of this module to use it): confirmed,
+    # deleted with a final snapshot, its automated backups retained (amazon.aws.rds_instance
+    # state=absent would leave DeleteAutomatedBackups at the API default, true, and drop them).
+    rds = mariadb.emu.client("rds")
+    db = f"{MARIADB_NAME}-db"
+    assert rds.describe_db_snapshots(DBInstanceIdentifier=db, SnapshotType="automated")["DBSnapshots"], "no automated backup to keep"
+    run = run_playbook(DATA, endpoint=mariadb.emu.endpoint, tags="rds",
+                       extra_vars={**MARIADB, "rds_state": "absent", "rds_confirm_delete": db})
+    assert run.rc == 0, run.explain()
+    assert not [d for d in rds.describe_db_instances()["DBInstances"] if d["DBInstanceIdentifier"] == db]
+    finals = [s["DBSnapshotIdentifier"] for s in rds.describe_db_snapshots(DBInstanceIdentifier=db, SnapshotType="manual")["DBSnapshots"]]
+    assert len(finals) == 1 and finals[0].startswith(f"{db}-final-"), finals
+    retained = rds.describe_db_instance_automated_backups(DBInstanceIdentifier=db)["DBInstanceAutomatedBackups"]
+    assert retained, "the automated backups went with the instance"
+    again = run_playbook(DATA, endpoint=mariadb.emu.endpoint, tags="rds",
+                         extra_vars={**MARIADB, "rds_state": "absent", "rds_confirm_delete": db})
+    assert again.rc == 0 and again.changed == 0, again.explain()
+

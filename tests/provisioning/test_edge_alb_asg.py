@@ -87,7 +87,8 @@ def stack(emulator) -> Stack:
 
 def test_converge_then_rerun_and_check_change_nothing(stack):
     assert stack.first.changed > 0 and stack.first.failed == 0
-    assert stack.first.task_runs("protea.platform.stack : Stack | The VPC") == 1, stack.first.explain()
+    assert stack.first.task_runs("protea.platform.stack : Stack | Describe the environment's shared resources") == 1, \
+        stack.first.explain()
     assert stack.second.rc == 0 and stack.second.changed == 0, stack.second.explain()
     assert stack.check.rc == 0 and stack.check.changed == 0, stack.check.explain()
 

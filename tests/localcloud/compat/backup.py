@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import unquote
 
 from . import Patch
 
@@ -236,6 +237,10 @@ def _apply_backup_jobs():
                "CreationDate": now, "CompletionDate": now, "State": "COMPLETED", "PercentDone": "100.0",
                "ResourceType": resource.split(":")[2].upper() if resource.count(":") >= 2 else ""}
         _jobs(backend)[job_id] = job
+        _recovery_points(vault)[job["RecoveryPointArn"]] = {
+            "RecoveryPointArn": job["RecoveryPointArn"], "BackupVaultName": vault.backup_vault_name,
+            "BackupVaultArn": vault.backup_vault_arn, "ResourceArn": resource, "ResourceType": job["ResourceType"],
+            "IamRoleArn": role, "Status": "COMPLETED", "CreationDate": now, "CompletionDate": now}
         # The job completes at once; the vault's topic hears what its event list asks for.
         conf = getattr(vault, "protea_notifications", None)
         if conf:
@@ -260,6 +265,114 @@ def _apply_backup_jobs():
     urls.url_paths.clear()
     urls.url_paths[_JOBS] = urls.response.dispatch
     urls.url_paths[_JOB] = urls.response.dispatch
+    urls.url_paths.update(items)
+
+
+_ACCESS_POLICY = "{0}/backup-vaults/(?P<name>[^/]+)/access-policy$"
+_RECOVERY_POINTS = "{0}/backup-vaults/(?P<name>[^/]+)/recovery-points/$"  # requestUri ends in a slash
+_RECOVERY_POINT = "{0}/backup-vaults/(?P<name>[^/]+)/recovery-points/(?P<arn>.+)$"
+
+
+def _recovery_points(vault) -> dict:
+    if not hasattr(vault, "protea_recovery_points"):
+        vault.protea_recovery_points = {}
+    return vault.protea_recovery_points
+
+
+def _caller_arn(response) -> str:
+    """The signer: an IAM user or a role session of the emulator, else the account's root (the
+    harness's key), so a vault policy's Deny for Principal "*" applies to it as on AWS."""
+    from moto.iam.models import iam_backends
+
+    from .iam_enforce import _principal_for_key
+
+    auth = response.headers.get("Authorization") or ""
+    key_id = auth.partition("Credential=")[2].partition("/")[0]
+    account = response.current_account
+    found = _principal_for_key(iam_backends[account]["aws"], account, key_id) if key_id else None
+    return found or f"arn:aws:iam::{account}:root"
+
+
+def vault_policy_denies(policy: str | None, action: str, resource: str, caller: str) -> bool:
+    """True when a Deny statement of the vault's access policy applies to the caller: its
+    Principal is "*" or names the caller, its Action/Resource/Condition match (context
+    aws:PrincipalArn). Allow statements grant nothing here: within the account, identity
+    policies (tests/localcloud/compat/iam_enforce.py) decide; a vault policy can only deny."""
+    from .iam import _as_list, statement_applies
+
+    if not policy:
+        return False
+    for stmt in _as_list(json.loads(policy).get("Statement")):
+        principal = stmt.get("Principal")
+        named = principal == "*" or (isinstance(principal, dict) and any(
+            p == "*" or p == caller for p in _as_list(principal.get("AWS"))))
+        if stmt.get("Effect") == "Deny" and named and statement_applies(
+                stmt, action, resource, {"aws:principalarn": [caller]}):
+            return True
+    return False
+
+
+def _apply_vault_policy_and_recovery_points():
+    from moto.backup import urls
+    from moto.backup.responses import BackupResponse
+    from moto.core.exceptions import JsonRESTError
+
+    def _vault(self):
+        name = self.path.split("/backup-vaults/", 1)[1].split("/", 1)[0]
+        return self.backup_backend.describe_backup_vault(name)
+
+    def put_backup_vault_access_policy(self):
+        vault = _vault(self)
+        policy = self._get_param("Policy") or ""
+        try:
+            body = json.loads(policy)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not body.get("Statement"):
+            raise JsonRESTError("InvalidParameterValueException", "Policy is not a valid JSON policy document")
+        vault.protea_access_policy = policy
+        return "", _JSON
+
+    def get_backup_vault_access_policy(self):
+        vault = _vault(self)
+        policy = getattr(vault, "protea_access_policy", None)
+        if not policy:
+            raise JsonRESTError("ResourceNotFoundException", f"Vault {vault.backup_vault_name} has no access policy")
+        return json.dumps({"BackupVaultName": vault.backup_vault_name, "BackupVaultArn": vault.backup_vault_arn,
+                           "Policy": policy}), _JSON
+
+    def delete_backup_vault_access_policy(self):
+        _vault(self).protea_access_policy = None
+        return "", _JSON
+
+    def list_recovery_points_by_backup_vault(self):
+        points = sorted(_recovery_points(_vault(self)).values(), key=lambda p: p["CreationDate"])
+        return json.dumps({"RecoveryPoints": points}), _JSON
+
+    def delete_recovery_point(self):
+        vault = _vault(self)
+        arn = unquote(self.path.split("/recovery-points/", 1)[1].split("?", 1)[0])
+        points = _recovery_points(vault)
+        if arn not in points:
+            raise JsonRESTError("ResourceNotFoundException", f"Recovery point {arn} not found")
+        caller = _caller_arn(self)
+        if vault_policy_denies(getattr(vault, "protea_access_policy", None), "backup:DeleteRecoveryPoint",
+                               vault.backup_vault_arn, caller):
+            err = JsonRESTError("AccessDeniedException", f"User: {caller} is not authorized to perform: "
+                                f"backup:DeleteRecoveryPoint on resource: {vault.backup_vault_arn} with an explicit deny "
+                                "in a resource-based policy")
+            err.code = 403
+            raise err
+        del points[arn]
+        return "", _JSON
+
+    for fn in (put_backup_vault_access_policy, get_backup_vault_access_policy, delete_backup_vault_access_policy,
+               list_recovery_points_by_backup_vault, delete_recovery_point):
+        setattr(BackupResponse, fn.__name__, fn)
+    items = list(urls.url_paths.items())
+    urls.url_paths.clear()
+    for pattern in (_ACCESS_POLICY, _RECOVERY_POINTS, _RECOVERY_POINT):
+        urls.url_paths[pattern] = urls.response.dispatch
     urls.url_paths.update(items)
 
 
@@ -303,5 +416,19 @@ PATCHES = [
         doc="AWS Backup Developer Guide, Amazon SNS notifications to track AWS Backup events; API Reference, "
         "StartBackupJob: https://docs.aws.amazon.com/aws-backup/latest/devguide/API_StartBackupJob.html",
         apply=_apply_backup_jobs,
+    ),
+    Patch(
+        name="backup-vault-access-policy-and-recovery-points",
+        api="backup:PutBackupVaultAccessPolicy, GetBackupVaultAccessPolicy, DeleteBackupVaultAccessPolicy, "
+        "ListRecoveryPointsByBackupVault, DeleteRecoveryPoint",
+        moto_does="Not implemented (404): a vault has no access policy, a backup job leaves no recovery point, "
+        "and nothing stops anyone from deleting one.",
+        aws_does="Stores a resource-based policy on the vault; lists the vault's recovery points; refuses "
+        "DeleteRecoveryPoint (AccessDeniedException) to a caller an explicit Deny of the vault policy applies to "
+        "(Principal *, condition aws:PrincipalArn), whatever the caller's own policies allow.",
+        doc="AWS Backup Developer Guide, Vault access policies (Deny access to delete recovery points); API Reference, "
+        "PutBackupVaultAccessPolicy, DeleteRecoveryPoint: "
+        "https://docs.aws.amazon.com/aws-backup/latest/devguide/create-a-vault-access-policy.html",
+        apply=_apply_vault_policy_and_recovery_points,
     ),
 ]

@@ -65,6 +65,18 @@ class PlaybookRun:
                 f"--- stderr (tail) ---\n{self.stderr[-3000:]}")
 
 
+def load_plugin(relative: str):
+    """A plugin file of the repository (e.g. "plugins/modules/route53_records.py") imported as a
+    module of its own, for unit tests of its functions (plugins are not a Python package here)."""
+    import importlib.util
+
+    path = REPO / relative
+    spec = importlib.util.spec_from_file_location("protea_" + path.stem, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def run_playbook(
     playbook: str,
     *,

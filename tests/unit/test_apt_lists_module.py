@@ -1,21 +1,12 @@
 """protea.platform.apt_lists: the refresh decision (content and recorded time, never mtime)."""
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import load_plugin
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("protea_apt_lists", REPO / "plugins/modules/apt_lists.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-apt_lists = _load()
+apt_lists = load_plugin("plugins/modules/apt_lists.py")
 MAIN = "http://mirror.invalid/debian/dists/bookworm/"
 SEC = "http://mirror.invalid/debian-security/dists/bookworm-security/"
 

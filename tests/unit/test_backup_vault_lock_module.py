@@ -5,19 +5,11 @@ lock): tests/provisioning/test_data.py."""
 from __future__ import annotations
 
 import datetime
-import importlib.util
 
-from tests.helpers import REPO
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("protea_backup_vault_lock", REPO / "plugins/modules/backup_vault_lock.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from tests.helpers import load_plugin
 
 
-lock = _load()
+lock = load_plugin("plugins/modules/backup_vault_lock.py")
 UTC = datetime.timezone.utc
 
 

@@ -1,22 +1,13 @@
 """protea.platform rds_engine_major / rds_parameter_group_family / rds_engine_version_request."""
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from tests.helpers import REPO
+from tests.helpers import load_plugin
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("protea_filter_rds", REPO / "plugins/filter/rds.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-rds = _load()
+rds = load_plugin("plugins/filter/rds.py")
 
 
 @pytest.mark.parametrize(("version", "engine", "major"), [

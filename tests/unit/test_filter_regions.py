@@ -1,22 +1,13 @@
 """protea.platform region filters: opt-in regions, and an alarm's topic in its own region."""
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from tests.helpers import REPO
+from tests.helpers import load_plugin
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("protea_filter_regions", REPO / "plugins/filter/regions.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-regions = _load()
+regions = load_plugin("plugins/filter/regions.py")
 TOPICS = [
     {"key": "alarms", "region": "af-south-1", "arn": "arn:aws:sns:af-south-1:1:p-alarms"},
     {"key": "events", "region": "af-south-1", "arn": "arn:aws:sns:af-south-1:1:p-events"},

@@ -4,23 +4,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import importlib.util
 import os
 import subprocess
 
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import REPO, load_plugin
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("protea_filter_ses", REPO / "plugins/filter/ses.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-ses = _load()
+ses = load_plugin("plugins/filter/ses.py")
 
 # Published vectors: terraform-provider-aws, internal/service/iam/access_key_test.go
 # (TestSESSMTPPasswordFromSecretKeySigV4). That implementation's output is what users

@@ -4,21 +4,12 @@ The emulator side (create, no-op, hand-made changes put back, check mode) is in
 tests/provisioning/test_alerting.py."""
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import load_plugin
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("protea_metric_alarms", REPO / "plugins/modules/cloudwatch_metric_alarms.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-alarms = _load()
+alarms = load_plugin("plugins/modules/cloudwatch_metric_alarms.py")
 SIMPLE = {"name": "p-rds-cpu", "namespace": "AWS/RDS", "metric_name": "CPUUtilization", "statistic": "Average",
           "dimensions": {"DBInstanceIdentifier": "p-db"}, "period": 300, "evaluation_periods": 3, "datapoints_to_alarm": 2,
           "comparison": "GreaterThanThreshold", "threshold": 80, "unit": "Percent", "description": "RDS CPU",

@@ -4,21 +4,12 @@ Against the emulator (one batch, hand-made changes put back, others left alone):
 tests/provisioning/test_edge_dns_cdn_ses.py."""
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import load_plugin
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("protea_route53_records", REPO / "plugins/modules/route53_records.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-r53 = _load()
+r53 = load_plugin("plugins/modules/route53_records.py")
 
 
 def test_plain_and_alias_records():

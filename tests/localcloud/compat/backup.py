@@ -27,6 +27,12 @@ def _access_denied(name: str):
     return err
 
 
+def _vault(response):
+    """The vault a /backup-vaults/<name>/... request names (AccessDenied when there is none)."""
+    name = response._get_param("BackupVaultName") or response.path.split("/backup-vaults/", 1)[1].split("/", 1)[0]
+    return response.backup_backend.describe_backup_vault(unquote(name))
+
+
 def _apply_vault_access_denied():
     from moto.backup.models import BackupBackend
 
@@ -42,10 +48,6 @@ def _apply_vault_notifications():
     from moto.backup import urls
     from moto.backup.responses import BackupResponse
     from moto.core.exceptions import JsonRESTError
-
-    def _vault(self):
-        name = self._get_param("BackupVaultName") or self.path.split("/backup-vaults/", 1)[1].split("/", 1)[0]
-        return self.backup_backend.describe_backup_vault(name)
 
     def put_backup_vault_notifications(self):
         vault = _vault(self)
@@ -316,10 +318,6 @@ def _apply_vault_policy_and_recovery_points():
     from moto.backup import urls
     from moto.backup.responses import BackupResponse
     from moto.core.exceptions import JsonRESTError
-
-    def _vault(self):
-        name = self.path.split("/backup-vaults/", 1)[1].split("/", 1)[0]
-        return self.backup_backend.describe_backup_vault(name)
 
     def put_backup_vault_access_policy(self):
         vault = _vault(self)

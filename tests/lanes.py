@@ -13,11 +13,10 @@ LANES = {"e2e": "clouds", "hosts": "clouds", "localcloud": "clouds", "migration"
 # files fit either lane). Measured with PROTEA_TEST_TIMINGS (scripts/fresh-machine-check).
 # (Since the four single-role molecule scenarios run inside web_host, test_bake_image.py went
 # back to "hosts".)
-# Measured 2026-12-03 at 133d6f9 (./.ci/run, PROTEA_TEST_TIMINGS): clouds 3048 s, hosts 2880 s with
-# test_tag_selection.py and test_preflight.py in clouds. The batched modules (stack_info,
-# cloudwatch_metric_alarms, route53_records) took more off the emulator-only tier files (hosts) than off
-# the instance clouds, so those two went back to hosts; the emulator-only region rules stay there too.
-FILE_LANES = {"tests/localcloud/test_compat_region_rules.py": "hosts"}
+# Measured 2026-12-03 at ade81aa (./.ci/run, PROTEA_TEST_TIMINGS): hosts 2922 s, clouds 2752 s with
+# only the region rules moved; the emulator-only tag selection (76 s) evens them out.
+FILE_LANES = {"tests/localcloud/test_compat_region_rules.py": "hosts",
+              "tests/provisioning/test_tag_selection.py": "clouds"}
 
 
 def lane_of(nodeid: str) -> str:

@@ -21,6 +21,7 @@ import pytest
 
 from tests.doubles.slack_double import SlackDouble
 from tests.helpers import REPO, run_playbook
+from tests.sweep import assert_a_tier_is_destroyed
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
@@ -494,3 +495,8 @@ def test_region_rules_are_refused_by_preflight(bad_region_runs, case, bad, expec
     assert "Preflight found 1 configuration problem(s); no AWS call was made." in out, run.explain()
     assert expect in out and FIX in out, run.explain()
     assert calls == 0
+
+
+# --- destroy.yml (the last test of this module) ------------------------------------------------
+def test_destroy_removes_alarms_topics_and_notifiers(stack):
+    assert_a_tier_is_destroyed(stack.emu, {"alarm", "dashboard", "topic", "function", "queue", "iam role"}, ["af-south-1", "us-east-1"])

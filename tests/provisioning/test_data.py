@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.helpers import PlaybookRun, run_playbook
+from tests.sweep import assert_only_the_reported_is_left, destroy, destroy_report, environment_resources
 
 pytestmark = pytest.mark.emulator
 
@@ -496,3 +497,77 @@ def test_rds_delete_keeps_a_final_snapshot_and_the_automated_backups(mariadb):
                          extra_vars={**MARIADB, "rds_state": "absent", "rds_confirm_delete": db})
     assert again.rc == 0 and again.changed == 0, again.explain()
 
+
+
+# --- destroy.yml: the two partial deploys above, removed (the last tests of this module) -------
+# This stack's regions: the platform's, us-east-1, and the backup copy's (set here by the user).
+REGIONS = ["af-south-1", "us-east-1", DR_REGION]
+
+
+def test_destroy_refuses_unless_the_environments_name_is_typed(stack):
+    before = stack.emu.call_count()
+    # No prompt answer (stdin is not a terminal: the prompt's default, empty), then a wrong name.
+    for extra, expect in (({}, "pass -e destroy_confirm=local"),
+                          ({"destroy_confirm": "production"}, "pass -e destroy_confirm=local"),
+                          ({"destroy_confirm": "local", "destroy_delete_backups": "yes"},
+                           "destroy_delete_backups=yes is not the environment's name: pass -e destroy_delete_backups=local")):
+        run = destroy(stack.emu, extra, REGIONS)
+        assert run.rc != 0, run.explain()
+        assert expect in flat(run.stdout), run.explain()
+    assert stack.emu.call_count() == before, "an AWS call was made before the confirmation"
+    assert _db(stack)["DBInstanceStatus"] == "available"
+
+
+def test_destroy_check_mode_lists_what_would_go_and_changes_nothing(stack):
+    before = environment_resources(stack.emu, "shopper", "local", REGIONS)
+    run = destroy(stack.emu, {}, REGIONS, check=True)
+    assert run.rc == 0, run.explain()
+    report = destroy_report(run)
+    assert "shopper-local: would remove in dependency order" in report, report
+    assert f"database {DB} (af-south-1)" in report and "file system fs-" in report and "VPC vpc-" in report, report
+    assert environment_resources(stack.emu, "shopper", "local", REGIONS) == before
+
+
+def test_destroy_removes_the_data_tier_and_keeps_what_a_restore_needs(stack):
+    """After network + data (no web or edge tier: a partial deploy), everything the environment's
+    tags still find is what the report says it kept, and a second destroy changes nothing."""
+    backup = stack.client("backup")
+    efs_points = len([p for p in backup.list_recovery_points_by_backup_vault(BackupVaultName=NAME)["RecoveryPoints"]
+                      if p["ResourceType"] == "EFS"])
+    ssm = stack.client("ssm")
+    secrets = [ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+               for name in (PASSWORD, "/shopper/local/rds/app-credentials")]
+    run = destroy(stack.emu, {"destroy_confirm": "local"}, REGIONS, verbosity=3)
+    left = assert_only_the_reported_is_left(stack.emu, "shopper", "local", REGIONS, run)
+    # At -vvv (module arguments and results shown): no stored secret in the output.
+    assert not [s for s in secrets if s in run.stdout + run.stderr]
+    report = destroy_report(run)
+    # The database's final snapshot, and the file system's final backup in the vault.
+    finals = [i for k, i, _ in left if k == "db snapshot" and i.startswith(f"{DB}-final-")]
+    assert len(finals) == 1, sorted(left)
+    points = backup.list_recovery_points_by_backup_vault(BackupVaultName=NAME)["RecoveryPoints"]
+    assert len([p for p in points if p["ResourceType"] == "EFS"]) == efs_points + 1
+    assert f"backup vault {NAME} ({len(points)} recovery points)" in report, report
+    assert {i for k, i, _ in left if k == "ssm parameter"} == {PASSWORD}, sorted(left)
+    assert not [k for k, _, _ in left if k in ("db instance", "file system", "vpc")]
+    again = destroy(stack.emu, {"destroy_confirm": "local"}, REGIONS)
+    assert again.rc == 0 and again.changed == 0, again.explain()
+    assert "shopper-local: nothing left to remove" in destroy_report(again)
+    assert environment_resources(stack.emu, "shopper", "local", REGIONS) == left
+
+
+def test_destroy_of_a_half_built_environment_deletes_the_backups_when_told_twice(mariadb):
+    """The MySQL-family environment has only its network and a deleted database (final snapshot,
+    retained automated backups): with destroy_delete_backups those go too, the KMS keys wait out
+    KMS's deletion window, and nothing else of the environment is left."""
+    emu = mariadb.emu
+    before = environment_resources(emu, "shopper", "mariadb", REGIONS)
+    kinds = {kind for kind, _, _ in before}
+    # The database: deleted above with a final snapshot (or still there when run alone with -k).
+    assert "vpc" in kinds and kinds & {"db snapshot", "db instance"}, sorted(before)
+    told = {**MARIADB, "destroy_confirm": "mariadb", "destroy_delete_backups": "mariadb"}
+    run = destroy(emu, told, REGIONS)
+    assert_only_the_reported_is_left(emu, "shopper", "mariadb", REGIONS, run, allowed={"pending deletion"})
+    assert "kept nothing" in destroy_report(run)
+    again = destroy(emu, told, REGIONS)
+    assert again.rc == 0 and again.changed == 0, again.explain()

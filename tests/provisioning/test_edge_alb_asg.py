@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.helpers import PlaybookRun, run_playbook
+from tests.sweep import assert_a_tier_is_destroyed
 
 pytestmark = pytest.mark.emulator
 
@@ -327,3 +328,8 @@ def test_bad_inputs_stop_in_preflight_before_any_aws_call(stack):
         text = " ".join(run.stdout.split())
         for message in messages:
             assert message in text, run.explain()
+
+
+# --- destroy.yml (the last test of this module) ------------------------------------------------
+def test_destroy_removes_the_web_tier_and_its_load_balancer(stack):
+    assert_a_tier_is_destroyed(stack.emu, {"autoscaling group", "load balancer", "target group", "instance", "launch template"}, ["af-south-1", "us-east-1"])

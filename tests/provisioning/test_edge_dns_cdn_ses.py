@@ -21,6 +21,7 @@ import pytest
 
 from plugins.filter.ses import ses_smtp_password
 from tests.helpers import PlaybookRun, run_playbook
+from tests.sweep import assert_a_tier_is_destroyed
 
 pytestmark = pytest.mark.emulator
 
@@ -443,3 +444,8 @@ def test_smtp_keys_an_interrupted_run_left_are_replaced_not_added(stack):
     assert smtp["password"] == ses_smtp_password(_secret_of(stack.emu, key["AccessKeyId"]), REGION)
     again = run_playbook(EDGE, endpoint=stack.emu.endpoint, extra_vars=stack.alb, tags="preflight,ses")
     assert again.rc == 0 and again.changed == 0, again.explain()
+
+
+# --- destroy.yml (the last test of this module) ------------------------------------------------
+def test_destroy_removes_the_zone_distribution_certificates_and_mail(stack):
+    assert_a_tier_is_destroyed(stack.emu, {"hosted zone", "distribution", "certificate", "ses configuration set", "iam user"}, ["af-south-1", "us-east-1"])

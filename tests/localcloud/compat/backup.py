@@ -206,6 +206,20 @@ def _job_events(job: dict, conf: dict) -> list[tuple[str, str, dict]]:
     return out
 
 
+# AWS Backup's names for the resource types (API reference, DescribeBackupJob ResourceType:
+# "EFS" for Amazon Elastic File System, "RDS" for Amazon RDS, "EBS", "EC2", "DynamoDB", "S3").
+_RESOURCE_TYPES = {"elasticfilesystem": "EFS", "rds": "RDS", "dynamodb": "DynamoDB", "s3": "S3"}
+
+
+def _resource_type(arn: str) -> str:
+    parts = arn.split(":")
+    if len(parts) < 6:
+        return ""
+    if parts[2] == "ec2":
+        return "EBS" if parts[5].startswith("volume/") else "EC2"
+    return _RESOURCE_TYPES.get(parts[2], parts[2].upper())
+
+
 def _apply_backup_jobs():
     from moto.backup import urls
     from moto.backup.responses import BackupResponse
@@ -237,7 +251,7 @@ def _apply_backup_jobs():
                "RecoveryPointArn": f"arn:aws:backup:{backend.region_name}:{backend.account_id}:recovery-point:"
                                    f"{str(mock_random.uuid4()).upper()}",
                "CreationDate": now, "CompletionDate": now, "State": "COMPLETED", "PercentDone": "100.0",
-               "ResourceType": resource.split(":")[2].upper() if resource.count(":") >= 2 else ""}
+               "ResourceType": _resource_type(resource)}
         _jobs(backend)[job_id] = job
         _recovery_points(vault)[job["RecoveryPointArn"]] = {
             "RecoveryPointArn": job["RecoveryPointArn"], "BackupVaultName": vault.backup_vault_name,

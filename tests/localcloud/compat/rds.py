@@ -256,6 +256,61 @@ def _apply_performance_insights():
     DBInstance.update = update
 
 
+def _apply_automated_backups() -> None:
+    """Each instance its own DbiResourceId; retained automated backups listed with it and
+    deletable by it (DeleteDBInstanceAutomatedBackup), as AWS serves them."""
+    from moto.moto_api._internal import mock_random
+    from moto.rds.exceptions import RDSClientError
+    from moto.rds.models import DBInstance, DBInstanceAutomatedBackup, RDSBackend
+    from moto.rds.responses import RDSResponse
+
+    original_init = DBInstance.__init__
+
+    def __init__(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+        self.dbi_resource_id = "db-" + "".join(mock_random.choice(alphabet) for _ in range(26))
+
+    DBInstance.__init__ = __init__
+
+    def _first(self, name):
+        return getattr(self.automated_snapshots[0], name, None) if self.automated_snapshots else None
+
+    DBInstanceAutomatedBackup.dbi_resource_id = property(lambda self: _first(self, "dbi_resource_id"))
+    DBInstanceAutomatedBackup.region = property(lambda self: self.backend.region_name)
+    DBInstanceAutomatedBackup.db_instance_automated_backups_arn = property(
+        lambda self: f"arn:aws:rds:{self.backend.region_name}:{self.backend.account_id}:auto-backup:ab-"
+                     f"{(_first(self, 'dbi_resource_id') or '').lower()[3:]}")
+
+    def delete_db_instance_automated_backup(self, dbi_resource_id=None, db_instance_automated_backups_arn=None, **_):
+        found = [b for b in self.describe_db_instance_automated_backups()
+                 if (dbi_resource_id and b.dbi_resource_id == dbi_resource_id)
+                 or (db_instance_automated_backups_arn and b.db_instance_automated_backups_arn == db_instance_automated_backups_arn)]
+        if not found:
+            raise RDSClientError("DBInstanceAutomatedBackupNotFoundFault",
+                                 f"Automated backups {dbi_resource_id or db_instance_automated_backups_arn} not found")
+        backup = found[0]
+        if backup.status != "retained":
+            raise RDSClientError("InvalidDBInstanceAutomatedBackupState",
+                                 "The automated backups of a DB instance that still exists cannot be deleted")
+        doomed = {id(snapshot) for snapshot in backup.automated_snapshots}
+        for name in [n for n, snap in self.database_snapshots.items() if id(snap) in doomed]:
+            del self.database_snapshots[name]
+        return backup
+
+    RDSBackend.delete_db_instance_automated_backup = delete_db_instance_automated_backup
+
+    def delete_db_instance_automated_backup_response(self):
+        from moto.core.responses import ActionResult as Result
+
+        backup = self.backend.delete_db_instance_automated_backup(
+            dbi_resource_id=self.params.get("DbiResourceId"),
+            db_instance_automated_backups_arn=self.params.get("DBInstanceAutomatedBackupsArn"))
+        return Result({"DBInstanceAutomatedBackup": backup})
+
+    RDSResponse.delete_db_instance_automated_backup = delete_db_instance_automated_backup_response
+
+
 PATCHES = [
     Patch(
         name="rds-parameter-group-not-found",
@@ -315,5 +370,18 @@ PATCHES = [
         "updates the DB instance to the default minor version\") and DescribeDBEngineVersions (DefaultOnly: the default "
         "version of an engine and major version): https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html",
         apply=_apply_engine_version_default_minor,
+    ),
+    Patch(
+        name="rds-automated-backups",
+        api="rds:CreateDBInstance, DescribeDBInstanceAutomatedBackups, DeleteDBInstanceAutomatedBackup",
+        moto_does="Gives every instance the same DbiResourceId, lists automated backups without it, and has no "
+        "DeleteDBInstanceAutomatedBackup (500), so retained automated backups can be neither told apart nor deleted.",
+        aws_does="Each instance has its own DbiResourceId; DescribeDBInstanceAutomatedBackups lists it with the backups' "
+        "ARN and Status (retained once the instance is deleted); DeleteDBInstanceAutomatedBackup by DbiResourceId or "
+        "DBInstanceAutomatedBackupsArn deletes retained ones (DBInstanceAutomatedBackupNotFoundFault for unknown ones, "
+        "InvalidDBInstanceAutomatedBackupState while the instance exists).",
+        doc="Amazon RDS API Reference, DeleteDBInstanceAutomatedBackup and DBInstanceAutomatedBackup: "
+        "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBInstanceAutomatedBackup.html",
+        apply=_apply_automated_backups,
     ),
 ]

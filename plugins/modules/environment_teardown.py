@@ -454,7 +454,9 @@ class Teardown:
             instance = rds.describe_db_instances(aws_retry=True, DBInstanceIdentifier=db)["DBInstances"][0]
         except is_boto3_error_code("DBInstanceNotFound"):
             instance = None
-        if instance and instance["DBInstanceStatus"] != "deleting" and self.ours(instance.get("TagList")):
+        if instance and not self.ours(instance.get("TagList")):
+            instance = None  # the name, but not the environment's: neither deleted nor waited for
+        if instance and instance["DBInstanceStatus"] != "deleting":
             self._delete_db(rds, instance)
         if instance:
             self.wait(f"the database {db} to be deleted", lambda: not self._db_exists(rds, db), 15)

@@ -148,6 +148,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 def test_site_built_the_platform(stack: Stack) -> None:
     assert stack.first_run.changed > 0
+    # The cost estimate comes first, before any resource (roles/cost; its figures: tests/unit/test_cost.py).
+    out = stack.first_run.stdout
+    assert "Monthly estimate, af-south-1 (Africa (Cape Town))" in out and "total per month" in out
+    assert out.index("Monthly estimate,") < out.index("TASK [protea.platform.vpc")
     assert stack.instances("bastion"), "no running bastion"
     group = stack.asg()
     in_service = [i for i in group["Instances"] if i["LifecycleState"] == "InService"]

@@ -165,6 +165,43 @@ def test_site_built_the_platform(stack: Stack) -> None:
     assert not stack.instances("builder"), "a builder instance was left behind"
 
 
+def test_the_diagram_site_drew_is_the_stack_it_built(stack: Stack) -> None:
+    """site.yml's last play draws the stack into the local cloud's state dir (roles/diagram); the
+    data, edge and alerting parts of it against the describe calls (the network part:
+    tests/provisioning/test_edge_alb_asg.py)."""
+    graph = json.loads((stack.state / "diagram" / "shopper-local.json").read_text())
+    assert "```mermaid" in (stack.state / "diagram" / "shopper-local.md").read_text()
+    assert (stack.state / "diagram" / "shopper-local.dot").read_text().startswith("digraph protea {")
+    nodes = {n["id"]: n for n in graph["nodes"]}
+    flows = {(e["from"], e["to"], e["label"]) for e in graph["edges"] if e["kind"] == "flow"}
+    placed = {(e["from"], e["to"]) for e in graph["edges"] if e["kind"] == "in"}
+    (db,) = stack.emu.client("rds").describe_db_instances(DBInstanceIdentifier="shopper-local-db")["DBInstances"]
+    assert f"primary {db['AvailabilityZone']}, standby {db['SecondaryAvailabilityZone']}" in nodes["rds"]["label"]
+    assert {("rds", "subnet_" + s["SubnetIdentifier"].replace("-", "_")) for s in db["DBSubnetGroup"]["Subnets"]} <= placed
+    efs = stack.emu.client("efs")
+    (fs,) = [f for f in efs.describe_file_systems()["FileSystems"] if f.get("CreationToken") == "shopper-local-efs"]
+    targets = efs.describe_mount_targets(FileSystemId=fs["FileSystemId"])["MountTargets"]
+    assert {("efs", "subnet_" + t["SubnetId"].replace("-", "_")) for t in targets} <= placed
+    bastions = stack.instances("bastion")
+    assert {n for n in nodes if n.startswith("bastion_")} == {"bastion_" + i["InstanceId"].replace("-", "_") for i in bastions}
+    # Users reach CloudFront, whose origin is the ALB.
+    (dist,) = stack.emu.client("cloudfront").list_distributions()["DistributionList"]["Items"]
+    (alb,) = stack.emu.client("elbv2").describe_load_balancers(Names=["shopper-local-alb"])["LoadBalancers"]
+    assert alb["DNSName"] in [o["DomainName"] for o in dist["Origins"]["Items"]]
+    assert {("users", "cloudfront", "https"), ("cloudfront", "alb", "origin")} <= flows
+    # Alarms -> topic -> the Slack notifier -> Slack, as SNS and CloudWatch say.
+    sns = stack.emu.client("sns")
+    (topic,) = [t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":shopper-local-alarms")]
+    functions = {s["Endpoint"].split(":")[6] for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+                 if s["Protocol"] == "lambda"}
+    assert functions, "no function subscribed to the alarms topic"
+    for fn in functions:
+        fid = f"function_{fn.replace('-', '_')}_af_south_1"
+        assert ("topic_shopper_local_alarms", fid, "lambda") in flows and (fid, "slack", "webhook") in flows
+    alarms = [a for a in stack.emu.client("cloudwatch").describe_alarms()["MetricAlarms"] if topic in a.get("AlarmActions", [])]
+    assert nodes["alarms_shopper_local_alarms"]["label"].startswith(f"{len(alarms)} CloudWatch alarms")
+
+
 def _iam_audit(stack: Stack) -> list[dict]:
     path = stack.state / "iam-audit.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []

@@ -330,6 +330,59 @@ def test_bad_inputs_stop_in_preflight_before_any_aws_call(stack):
             assert message in text, run.explain()
 
 
+# --- playbooks/diagram.yml: the picture of this (partial) stack against the describe calls ----
+def _allowed_paths_described(ec2, vpc_id: str) -> set[tuple[str, str, int]]:
+    """(source group name, destination group name, port) of every group-to-group ingress rule."""
+    groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["SecurityGroups"]
+    name = {g["GroupId"]: g["GroupName"] for g in groups}
+    return {(name[pair["GroupId"]], g["GroupName"], rule["FromPort"])
+            for g in groups for rule in g["IpPermissions"] for pair in rule.get("UserIdGroupPairs", [])
+            if pair["GroupId"] in name}
+
+
+def test_the_diagram_shows_what_the_describe_calls_show(stack, tmp_path):
+    run = run_playbook("playbooks/diagram.yml", endpoint=stack.emu.endpoint, extra_vars={"diagram_dir": str(tmp_path)})
+    assert run.rc == 0, run.explain()
+    assert run.changed >= 1 and (tmp_path / f"{NAME}.md").read_text().count("```mermaid") == 1
+    graph = json.loads((tmp_path / f"{NAME}.json").read_text())
+    nodes = {n["id"]: n for n in graph["nodes"]}
+    ec2, elbv2 = stack.client("ec2"), stack.client("elbv2")
+    (vpc,) = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [NAME]}])["Vpcs"]
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["Subnets"]
+    # Every subnet, in its AZ, with its range; no other.
+    drawn = {n["id"]: n for n in graph["nodes"] if n["kind"] == "subnet"}
+    assert {f"subnet_{s['SubnetId'].replace('-', '_')}" for s in subnets} == set(drawn)
+    for s in subnets:
+        node = drawn[f"subnet_{s['SubnetId'].replace('-', '_')}"]
+        assert node["cluster"] == "az_" + s["AvailabilityZone"].replace("-", "_") and s["CidrBlock"] in node["label"]
+    # Every group-to-group rule is an arrow between the resources those groups stand for (a group
+    # without a resource here, e.g. rds in this partial stack, stands for itself).
+    stands_for = {f"{NAME}-alb": "alb", f"{NAME}-web": "web"}
+    groups = {g["GroupName"]: g["GroupId"] for g in ec2.describe_security_groups(
+        Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["SecurityGroups"]}
+
+    def node_of(group: str) -> str:
+        return stands_for.get(group) or "sg_" + groups[group].replace("-", "_")
+
+    allowed = {(e["from"], e["to"], e["label"]) for e in graph["edges"] if e["kind"] == "allow"}
+    described = _allowed_paths_described(ec2, vpc["VpcId"])
+    assert described, "the network tier made no group-to-group rule"
+    for src, dst, port in described:
+        if src.endswith("-bastion") or dst.endswith("-bastion"):
+            continue  # no bastion instance in this stack: the emulator-only tier does not launch one
+        assert any(e[0] == node_of(src) and e[1] == node_of(dst) and f"tcp {port}" == e[2] for e in allowed), (src, dst, port)
+    # The load balancer and the group in the subnets they use.
+    (alb,) = elbv2.describe_load_balancers(Names=[ALB])["LoadBalancers"]
+    placed = {(e["from"], e["to"]) for e in graph["edges"] if e["kind"] == "in"}
+    assert {("alb", "subnet_" + z["SubnetId"].replace("-", "_")) for z in alb["AvailabilityZones"]} <= placed
+    (group,) = stack.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[WEB])["AutoScalingGroups"]
+    assert {("web", "subnet_" + s.replace("-", "_")) for s in group["VPCZoneIdentifier"].split(",")} <= placed
+    assert f"{len([i for i in group['Instances'] if i['LifecycleState'] == 'InService'])} in service" in nodes["web"]["label"]
+    # Read only: a second drawing of the same stack changes nothing.
+    again = run_playbook("playbooks/diagram.yml", endpoint=stack.emu.endpoint, extra_vars={"diagram_dir": str(tmp_path)})
+    assert again.rc == 0 and again.changed == 0, again.explain()
+
+
 # --- destroy.yml (the last test of this module) ------------------------------------------------
 def test_destroy_removes_the_web_tier_and_its_load_balancer(stack):
     assert_a_tier_is_destroyed(stack.emu, {"autoscaling group", "load balancer", "target group", "instance", "launch template"}, ["af-south-1", "us-east-1"])

@@ -2,7 +2,7 @@
 # Copyright: Protea founding engineers
 # Apache License 2.0 (see galaxy.yml)
 """The architecture diagram of a live stack: the graph (nodes, clusters, edges) from what
-protea.platform.stack_diagram_info described, and its rendering as Mermaid or Graphviz DOT.
+protea.platform.stack_overview_info described, and its rendering as Mermaid or Graphviz DOT.
 
 Edges of kind "allow" are the security groups' ingress rules, one per (source, destination);
 "in" places a resource in a subnet; "flow" is traffic or notifications the stack routes."""
@@ -167,9 +167,9 @@ def _edge_and_alerting(g: _Graph, d: dict[str, Any]) -> None:
 
 
 def stack_graph(described: Any, names: Any) -> dict[str, Any]:
-    """Clusters (VPC, AZs), nodes and edges of the stack that stack_diagram_info described."""
+    """Clusters (VPC, AZs), nodes and edges of the stack that stack_overview_info described."""
     if not isinstance(described, dict) or "subnets" not in described:
-        raise AnsibleFilterError("stack_graph: expected the 'described' result of protea.platform.stack_diagram_info")
+        raise AnsibleFilterError("stack_graph: expected the 'described' result of protea.platform.stack_overview_info")
     if not isinstance(names, dict):
         raise AnsibleFilterError("stack_graph: names must be protea_names")
     g = _Graph()

@@ -120,7 +120,7 @@ def test_mermaid_and_dot_hold_every_node_and_edge():
 
 
 def test_bad_input_is_refused():
-    with pytest.raises(AnsibleFilterError, match="stack_diagram_info"):
+    with pytest.raises(AnsibleFilterError, match="stack_overview_info"):
         stack_graph({}, NAMES)
     with pytest.raises(AnsibleFilterError, match="format 'svg'"):
         stack_diagram(stack_graph(DESCRIBED, NAMES), "svg")

@@ -14,7 +14,7 @@ so nothing secret reaches the output even at -vvv.
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: stack_diagram_info
+module: stack_overview_info
 short_description: Read what the architecture diagram of one Protea environment shows
 version_added: 0.1.0
 description:
@@ -60,7 +60,7 @@ author:
 
 EXAMPLES = r"""
 - name: What the diagram shows
-  protea.platform.stack_diagram_info:
+  protea.platform.stack_overview_info:
     names: "{{ protea_names }}"
     stack: "{{ protea_stack }}"
     topics:
@@ -231,7 +231,7 @@ def main():
     names, stack = module.params["names"], module.params["stack"]
     missing = sorted({"prefix", "db", "web"} - set(names))
     if missing:
-        module.fail_json(msg=f"stack_diagram_info needs names.{', names.'.join(missing)}: pass names: \"{{{{ protea_names }}}}\"")
+        module.fail_json(msg=f"stack_overview_info needs names.{', names.'.join(missing)}: pass names: \"{{{{ protea_names }}}}\"")
     retry = AWSRetry.jittered_backoff()
     step = "the network"
     try:

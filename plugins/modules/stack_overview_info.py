@@ -2,7 +2,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: Protea founding engineers
 # Apache License 2.0 (see galaxy.yml)
-"""What the architecture diagram shows, read from the live stack in one module run.
+"""What the architecture diagram and the end-of-run report show, read from the live stack in one module run.
 
 Why a project module: the picture needs a dozen describe calls (subnets with their AZs, every
 ingress rule, NAT gateways, instances, the database, mount targets, the load balancer, the
@@ -15,14 +15,17 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: stack_overview_info
-short_description: Read what the architecture diagram of one Protea environment shows
+short_description: Read what the diagram and the end-of-run report of one Protea environment show
 version_added: 0.1.0
 description:
   - Describes, read only, the environment's VPC (subnets with their Availability Zones, NAT gateways), its security
     groups with every ingress rule, the running bastion and web instances, the RDS instance, the EFS mount targets,
     the load balancer, the Auto Scaling group, the CloudFront distribution's origins, the SNS topics with their
     subscriptions and the alarms that notify them, and the backup vaults that send events to those topics.
-  - Filter P(protea.platform.stack_graph#filter) turns the result into nodes and edges.
+  - Also the hosted zone's name servers, the database's endpoint, the bastions' public addresses and the image the
+    Auto Scaling group launches.
+  - Filter P(protea.platform.stack_graph#filter) turns the result into nodes and edges, filter
+    P(protea.platform.stack_report#filter) into the end-of-run report.
   - What does not exist yet comes back empty, never as an error.
 options:
   names:
@@ -35,6 +38,11 @@ options:
       - The discovery fact C(protea_stack) (role P(protea.platform.stack#role)); the module reads its ids.
     type: dict
     required: true
+  zone:
+    description:
+      - The public hosted zone's name (C(protea_domain)); empty, none is read.
+    type: str
+    default: ""
   topics:
     description:
       - The SNS topics of the alerting path, each with the Region it lives in.
@@ -73,8 +81,8 @@ described:
   description: >-
     The describe results, trimmed: vpc, subnets (id, cidr_block, availability_zone, tier), nat_gateways, security_groups
     (with ingress rules: protocol, ports, group ids, CIDRs, prefix list ids), instances (id, component, subnet_id,
-    availability_zone, private_ip), database, mount_targets, load_balancer, auto_scaling_group, distribution (origins'
-    domain names), topics (subscriptions' protocols; function ARNs), alarms (name, region, topic ARNs), vaults (name, topic ARN).
+    availability_zone, private_ip, public_ip), database (with its endpoint), mount_targets, load_balancer,
+    auto_scaling_group (with the image it launches), zone (name servers), distribution (origins' domain names), topics (subscriptions' protocols; function ARNs), alarms (name, region, topic ARNs), vaults (name, topic ARN).
   returned: always
   type: dict
 """
@@ -121,7 +129,7 @@ def _network(ec2, stack):
         tags = boto3_tag_list_to_ansible_dict(instance.get("Tags", []))
         instances.append({"id": instance["InstanceId"], "component": tags.get("Component", ""), "subnet_id": instance.get("SubnetId", ""),
                           "availability_zone": instance.get("Placement", {}).get("AvailabilityZone", ""),
-                          "private_ip": instance.get("PrivateIpAddress", "")})
+                          "private_ip": instance.get("PrivateIpAddress", ""), "public_ip": instance.get("PublicIpAddress", "")})
     return {
         "vpc": {"id": vpc_id, "cidr_block": stack.get("vpc_cidr", "")},
         "subnets": [{"id": s["SubnetId"], "cidr_block": s["CidrBlock"], "availability_zone": s["AvailabilityZone"],
@@ -140,7 +148,7 @@ def _database(rds, names):
         return {}
     return {"id": db["DBInstanceIdentifier"], "engine": db.get("Engine", ""), "multi_az": bool(db.get("MultiAZ")),
             "availability_zone": db.get("AvailabilityZone", ""), "secondary_availability_zone": db.get("SecondaryAvailabilityZone", ""),
-            "port": (db.get("Endpoint") or {}).get("Port"),
+            "address": (db.get("Endpoint") or {}).get("Address", ""), "port": (db.get("Endpoint") or {}).get("Port"),
             "subnet_ids": sorted(s["SubnetIdentifier"] for s in (db.get("DBSubnetGroup") or {}).get("Subnets", [])),
             "security_group_ids": sorted(g["VpcSecurityGroupId"] for g in db.get("VpcSecurityGroups", []))}
 
@@ -151,6 +159,31 @@ def _mount_targets(efs, stack):
     targets = _pages(efs, "describe_mount_targets", "MountTargets", FileSystemId=stack["efs_id"])
     return [{"id": t["MountTargetId"], "subnet_id": t["SubnetId"], "availability_zone": t.get("AvailabilityZoneName", "")}
             for t in targets]
+
+
+def _image(ec2, launch_template):
+    """The image the group's launch template version starts (id and name)."""
+    if not launch_template.get("LaunchTemplateId") and not launch_template.get("LaunchTemplateName"):
+        return {}
+    ref = {"LaunchTemplateId": launch_template["LaunchTemplateId"]} if launch_template.get("LaunchTemplateId") else \
+        {"LaunchTemplateName": launch_template["LaunchTemplateName"]}
+    versions = ec2.describe_launch_template_versions(Versions=[str(launch_template.get("Version", "$Default"))], **ref)
+    image_id = next((v["LaunchTemplateData"].get("ImageId", "") for v in versions.get("LaunchTemplateVersions", [])), "")
+    images = ec2.describe_images(ImageIds=[image_id])["Images"] if image_id else []
+    return {"id": image_id, "name": images[0].get("Name", "") if images else "",
+            "template_version": str(launch_template.get("Version", ""))}
+
+
+def _zone(route53, zone):
+    if not zone:
+        return {}
+    name = zone.rstrip(".") + "."
+    for candidate in route53.list_hosted_zones_by_name(DNSName=name, MaxItems="10").get("HostedZones", []):
+        if candidate["Name"] == name and not candidate.get("Config", {}).get("PrivateZone"):
+            found = route53.get_hosted_zone(Id=candidate["Id"])
+            return {"id": candidate["Id"].rsplit("/", 1)[-1], "name": zone.rstrip("."),
+                    "name_servers": (found.get("DelegationSet") or {}).get("NameServers", [])}
+    return {}
 
 
 def _load_balancing(elbv2, autoscaling, names, stack):
@@ -166,7 +199,8 @@ def _load_balancing(elbv2, autoscaling, names, stack):
         found["auto_scaling_group"] = {
             "name": group["AutoScalingGroupName"], "min": group["MinSize"], "max": group["MaxSize"],
             "in_service": sorted(i["InstanceId"] for i in group.get("Instances", []) if i.get("LifecycleState") == "InService"),
-            "subnet_ids": sorted(s for s in group.get("VPCZoneIdentifier", "").split(",") if s)}
+            "subnet_ids": sorted(s for s in group.get("VPCZoneIdentifier", "").split(",") if s),
+            "launch_template": group.get("LaunchTemplate") or {}}
     return found
 
 
@@ -223,6 +257,7 @@ def main():
         argument_spec=dict(
             names=dict(type="dict", required=True),
             stack=dict(type="dict", required=True),
+            zone=dict(type="str", default=""),
             topics=dict(type="list", elements="dict", required=True,
                         options=dict(name=dict(type="str", required=True), region=dict(type="str", required=True))),
         ),
@@ -243,6 +278,12 @@ def main():
         step = "the load balancer and the Auto Scaling group"
         described.update(_load_balancing(module.client("elbv2", retry_decorator=retry),
                                          module.client("autoscaling", retry_decorator=retry), names, stack))
+        step = "the image in service"
+        group = described["auto_scaling_group"]
+        if group:
+            group["image"] = _image(module.client("ec2", retry_decorator=retry), group.pop("launch_template"))
+        step = "the hosted zone"
+        described["zone"] = _zone(module.client("route53", retry_decorator=retry), module.params["zone"])
         step = "the CloudFront distribution"
         described["distribution"] = _distribution(module.client("cloudfront", retry_decorator=retry), stack)
         step = "the alerting path"

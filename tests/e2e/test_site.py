@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import threading
@@ -165,8 +166,29 @@ def test_site_built_the_platform(stack: Stack) -> None:
     assert not stack.instances("builder"), "a builder instance was left behind"
 
 
+def test_the_report_at_the_end_of_site_says_what_was_built(stack: Stack) -> None:
+    """site.yml ends with the report of roles/overview: each figure against the describe calls."""
+    said = " ".join(stack.first_run.stdout.split("TASK [protea.platform.overview : Overview | What was built]")[1].split())
+    (dist,) = stack.emu.client("cloudfront").list_distributions()["DistributionList"]["Items"]
+    assert f"Site: https://shopper.example.com, https://www.shopper.example.com through CloudFront {dist['DomainName']}" in said
+    route53 = stack.emu.client("route53")
+    (zone,) = [z for z in route53.list_hosted_zones()["HostedZones"] if z["Name"] == "shopper.example.com."]
+    servers = route53.get_hosted_zone(Id=zone["Id"])["DelegationSet"]["NameServers"]
+    assert f"name servers: {', '.join(servers)}" in said and "dig +short NS shopper.example.com" in said
+    (db,) = stack.emu.client("rds").describe_db_instances(DBInstanceIdentifier="shopper-local-db")["DBInstances"]
+    assert f"at {db['Endpoint']['Address']}:{db['Endpoint']['Port']} (Multi-AZ" in said
+    bastions = stack.instances("bastion")
+    assert bastions and all(f"{b.get('PublicIpAddress') or b['PrivateIpAddress']} ({b['InstanceId']}" in said for b in bastions)
+    assert re.search(r"ssh: ssh -J admin@\S+ admin@10\.", said)
+    lt = stack.asg()["LaunchTemplate"]
+    version = stack.emu.client("ec2").describe_launch_template_versions(
+        LaunchTemplateId=lt["LaunchTemplateId"], Versions=[str(lt["Version"])])["LaunchTemplateVersions"][0]
+    assert f"({version['LaunchTemplateData']['ImageId']}), launch template version {lt['Version']}" in said
+    assert "-> SNS shopper-local-alarms (af-south-1) -> email" in said and "-> Slack" in said
+
+
 def test_the_diagram_site_drew_is_the_stack_it_built(stack: Stack) -> None:
-    """site.yml's last play draws the stack into the local cloud's state dir (roles/diagram); the
+    """site.yml's last play draws the stack into the local cloud's state dir (roles/overview); the
     data, edge and alerting parts of it against the describe calls (the network part:
     tests/provisioning/test_edge_alb_asg.py)."""
     graph = json.loads((stack.state / "diagram" / "shopper-local.json").read_text())

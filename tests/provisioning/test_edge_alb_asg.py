@@ -330,7 +330,7 @@ def test_bad_inputs_stop_in_preflight_before_any_aws_call(stack):
             assert message in text, run.explain()
 
 
-# --- playbooks/diagram.yml: the picture of this (partial) stack against the describe calls ----
+# --- playbooks/overview.yml: report and diagram of this (partial) stack against the describe calls
 def _allowed_paths_described(ec2, vpc_id: str) -> set[tuple[str, str, int]]:
     """(source group name, destination group name, port) of every group-to-group ingress rule."""
     groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["SecurityGroups"]
@@ -340,8 +340,8 @@ def _allowed_paths_described(ec2, vpc_id: str) -> set[tuple[str, str, int]]:
             if pair["GroupId"] in name}
 
 
-def test_the_diagram_shows_what_the_describe_calls_show(stack, tmp_path):
-    run = run_playbook("playbooks/diagram.yml", endpoint=stack.emu.endpoint, extra_vars={"diagram_dir": str(tmp_path)})
+def test_the_overview_shows_what_the_describe_calls_show(stack, tmp_path):
+    run = run_playbook("playbooks/overview.yml", endpoint=stack.emu.endpoint, extra_vars={"overview_dir": str(tmp_path)})
     assert run.rc == 0, run.explain()
     assert run.changed >= 1 and (tmp_path / f"{NAME}.md").read_text().count("```mermaid") == 1
     graph = json.loads((tmp_path / f"{NAME}.json").read_text())
@@ -378,8 +378,14 @@ def test_the_diagram_shows_what_the_describe_calls_show(stack, tmp_path):
     (group,) = stack.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[WEB])["AutoScalingGroups"]
     assert {("web", "subnet_" + s.replace("-", "_")) for s in group["VPCZoneIdentifier"].split(",")} <= placed
     assert f"{len([i for i in group['Instances'] if i['LifecycleState'] == 'InService'])} in service" in nodes["web"]["label"]
+    # The report says what exists and names the playbook for what does not (this stack has no
+    # database, distribution, zone or bastion).
+    said = " ".join(run.stdout.split())
+    assert f"Load balancer: {ALB} ({alb['DNSName']}), origin of CloudFront only" in said
+    assert f"Web servers: {len([i for i in group['Instances'] if i['LifecycleState'] == 'InService'])} in service (group {WEB}," in said
+    assert "Database: none yet (playbooks/data.yml)" in said and "Bastions: none running (playbooks/network.yml)" in said
     # Read only: a second drawing of the same stack changes nothing.
-    again = run_playbook("playbooks/diagram.yml", endpoint=stack.emu.endpoint, extra_vars={"diagram_dir": str(tmp_path)})
+    again = run_playbook("playbooks/overview.yml", endpoint=stack.emu.endpoint, extra_vars={"overview_dir": str(tmp_path)})
     assert again.rc == 0 and again.changed == 0, again.explain()
 
 

@@ -9,6 +9,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from plugins.filter.diagram import stack_diagram, stack_graph
+from plugins.filter.report import stack_report
 from plugins.filter.stack import stack_names
 
 NAMES = stack_names("shopper", "local")
@@ -124,3 +125,34 @@ def test_bad_input_is_refused():
         stack_graph({}, NAMES)
     with pytest.raises(AnsibleFilterError, match="format 'svg'"):
         stack_diagram(stack_graph(DESCRIBED, NAMES), "svg")
+
+
+# --- the end-of-run report (filter stack_report), from the same described stack ---------------
+REPORTED = {**DESCRIBED,
+            "instances": [{**i, "public_ip": "203.0.113.10" if i["component"] == "bastion" else ""} for i in DESCRIBED["instances"]],
+            "database": {**DESCRIBED["database"], "address": "shopper-local-db.abc.af-south-1.rds.amazonaws.com"},
+            "auto_scaling_group": {**DESCRIBED["auto_scaling_group"],
+                                   "image": {"id": "ami-1", "name": "shopper-local-web-v3", "template_version": "4"}},
+            "zone": {"id": "Z1", "name": "shopper.example.com", "name_servers": ["ns-1.awsdns-01.org", "ns-2.awsdns-02.co.uk"]}}
+
+
+def test_the_report_says_what_exists_and_how_to_reach_it():
+    text = "\n".join(stack_report(REPORTED, ["shopper.example.com", "www.shopper.example.com"], "admin"))
+    assert "Site: https://shopper.example.com, https://www.shopper.example.com through CloudFront d1.cloudfront.net (E1)" in text
+    assert "Load balancer: shopper-local-alb (alb.example)" in text
+    assert "name servers: ns-1.awsdns-01.org, ns-2.awsdns-02.co.uk" in text and "dig +short NS shopper.example.com" in text
+    assert ("Database: postgres shopper-local-db at shopper-local-db.abc.af-south-1.rds.amazonaws.com:5432 (Multi-AZ, primary"
+            " af-south-1a, standby af-south-1b") in text
+    assert "image shopper-local-web-v3 (ami-1), launch template version 4" in text
+    assert "Bastions: 203.0.113.10 (i-b1, af-south-1a)" in text and "ssh: ssh -J admin@203.0.113.10 admin@10.20.2.5" in text
+    assert ("2 alarms, backup events of vault shopper-local -> SNS shopper-local-alarms (af-south-1) -> email (1 confirmed"
+            " subscription), Lambda shopper-local-slack-notifier (af-south-1) -> Slack") in text
+
+
+def test_the_report_names_the_playbook_for_what_is_missing():
+    text = "\n".join(stack_report({"vpc": {}, "subnets": [], "security_groups": []}, "shopper.example.com"))
+    for missing in ("no CloudFront distribution yet (playbooks/edge.yml)", "Database: none yet (playbooks/data.yml)",
+                    "Bastions: none running (playbooks/network.yml)", "no alerting topic yet (playbooks/alerting.yml)"):
+        assert missing in text
+    with pytest.raises(AnsibleFilterError, match="stack_report: expected"):
+        stack_report([], [])

@@ -1,0 +1,102 @@
+# -*- coding: utf-8 -*-
+# Copyright: Protea founding engineers
+# Apache License 2.0 (see galaxy.yml)
+"""The end-of-run report: what was built and how to reach it, from what
+protea.platform.stack_overview_info described (the live stack, not the configuration)."""
+from __future__ import annotations
+
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+
+def _function(arn: str) -> str:
+    parts = arn.split(":")
+    return f"{parts[6]} ({parts[3]})" if len(parts) >= 7 else arn
+
+
+def _alerting(d: dict[str, Any]) -> list[str]:
+    out = []
+    alarms: dict[str, int] = {}
+    for alarm in d.get("alarms", []):
+        for arn in alarm["topic_arns"]:
+            alarms[arn] = alarms.get(arn, 0) + 1
+    vaults: dict[str, list[str]] = {}
+    for vault in d.get("vaults", []):
+        vaults.setdefault(vault["topic_arn"], []).append(vault["name"])
+    for topic in d.get("topics", []):
+        sources = []
+        if alarms.get(topic["arn"]):
+            sources.append(f"{alarms[topic['arn']]} alarms")
+        if vaults.get(topic["arn"]):
+            sources.append("backup events of vault " + ", ".join(vaults[topic["arn"]]))
+        targets = []
+        emails = [s for s in topic.get("subscriptions", []) if s["protocol"] == "email"]
+        if emails:
+            targets.append(f"email ({len(emails)} confirmed subscription{'s' if len(emails) > 1 else ''})")
+        targets += [f"Lambda {_function(s['endpoint'])} -> Slack" for s in topic.get("subscriptions", []) if s["protocol"] == "lambda"]
+        out.append(f"  {(', '.join(sources) or 'events')} -> SNS {topic['name']} ({topic['region']}) -> "
+                   + (", ".join(targets) or "nobody: no confirmed subscription"))
+    return out
+
+
+def stack_report(described: Any, site_names: Any, ssh_user: str = "admin") -> list[str]:
+    """Lines saying what exists: URLs, CloudFront and ALB names, the zone's name servers with the
+    delegation step, the database endpoint, bastions and the ssh line, the image in service and
+    where alarms go. Missing parts are said to be missing, not left out."""
+    if not isinstance(described, dict) or "subnets" not in described:
+        raise AnsibleFilterError("stack_report: expected the 'described' result of protea.platform.stack_overview_info")
+    names = [site_names] if isinstance(site_names, str) else list(site_names or [])
+    d = described
+    dist, alb, zone, db = d.get("distribution") or {}, d.get("load_balancer") or {}, d.get("zone") or {}, d.get("database") or {}
+    group = d.get("auto_scaling_group") or {}
+    out = ["What was built:"]
+    if dist:
+        out.append(f"  Site: {', '.join('https://' + n for n in names)} through CloudFront {dist['domain_name']} ({dist['id']})")
+    else:
+        out.append("  Site: no CloudFront distribution yet (playbooks/edge.yml)")
+    out.append(f"  Load balancer: {alb['name']} ({alb['dns_name']}), origin of CloudFront only" if alb
+               else "  Load balancer: none yet (playbooks/edge.yml)")
+    if zone:
+        servers = zone.get("name_servers") or []
+        out.append(f"  DNS: Route 53 zone {zone['name']} ({zone['id']}), name servers: {', '.join(servers)}")
+        out.append(f"    Once per domain: the registrar of {zone['name']} must list exactly these name servers"
+                   f" (check: dig +short NS {zone['name']}); until it does, ACM cannot validate the certificates"
+                   " and the site names do not resolve.")
+    else:
+        out.append("  DNS: no public hosted zone yet (playbooks/edge.yml)")
+    if db:
+        where = (f"Multi-AZ, primary {db['availability_zone']}, standby {db['secondary_availability_zone']}" if db.get("multi_az")
+                 else f"single-AZ {db.get('availability_zone', '')}")
+        out.append(f"  Database: {db.get('engine', '')} {db['id']} at {db.get('address', '')}:{db.get('port', '')} ({where};"
+                   " reachable from the web servers and bastions only)")
+    else:
+        out.append("  Database: none yet (playbooks/data.yml)")
+    targets = d.get("mount_targets") or []
+    if targets:
+        out.append(f"  Files: EFS with mount targets in {', '.join(sorted(t['availability_zone'] for t in targets))}")
+    if group:
+        image = group.get("image") or {}
+        out.append(f"  Web servers: {len(group.get('in_service', []))} in service (group {group['name']}, {group['min']}-{group['max']}),"
+                   f" image {image.get('name') or '?'} ({image.get('id') or 'none'}), launch template version"
+                   f" {image.get('template_version') or '?'}")
+    else:
+        out.append("  Web servers: no Auto Scaling group yet (playbooks/edge.yml)")
+    bastions = [i for i in d.get("instances", []) if i.get("component") == "bastion"]
+    if bastions:
+        out.append("  Bastions: " + ", ".join(f"{b.get('public_ip') or b['private_ip']} ({b['id']}, {b['availability_zone']})"
+                                             for b in bastions))
+        web = next((i for i in d.get("instances", []) if i.get("component") == "web" and i.get("private_ip")), None)
+        jump = bastions[0].get("public_ip") or bastions[0]["private_ip"]
+        target = web["private_ip"] if web else "<web server private address>"
+        out.append(f"    ssh: ssh -J {ssh_user}@{jump} {ssh_user}@{target}")
+    else:
+        out.append("  Bastions: none running (playbooks/network.yml)")
+    alerting = _alerting(d)
+    out += ["  Alerts:"] + alerting if alerting else ["  Alerts: no alerting topic yet (playbooks/alerting.yml)"]
+    return out
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {"stack_report": stack_report}

@@ -134,10 +134,13 @@ def _edge_and_alerting(g: _Graph, d: dict[str, Any]) -> None:
         aliases = ", ".join(dist.get("aliases", []))
         g.node("cloudfront", f"CloudFront {dist.get('domain_name', dist['id'])}" + (f" ({aliases})" if aliases else ""), "distribution")
         g.edge(g.node("users", "users (internet)", "external"), "cloudfront", "flow", "https")
-        alb_dns = (d.get("load_balancer") or {}).get("dns_name", "")
+        alb_dns = (d.get("load_balancer") or {}).get("dns_name", "").lower()
         for origin in dist.get("origins", []):
-            target = "alb" if origin == alb_dns and "alb" in g.nodes else g.node(node_id("origin", origin), f"origin {origin}", "external")
-            g.edge("cloudfront", target, "flow", "origin")
+            name = origin["domain_name"].lower()
+            if alb_dns and "alb" in g.nodes and alb_dns in (name, origin.get("alias_of", "")):
+                g.edge("cloudfront", "alb", "flow", "origin" if name == alb_dns else f"origin {name}")
+            else:
+                g.edge("cloudfront", g.node(node_id("origin", name), f"origin {name}", "external"), "flow", "origin")
     for topic in d.get("topics", []):
         tid = g.node(node_id("topic", topic["name"]), f"SNS {topic['name']} ({topic['region']})", "topic")
         for sub in topic.get("subscriptions", []):

@@ -35,7 +35,7 @@ def _alerting(d: dict[str, Any]) -> list[str]:
         if emails:
             targets.append(f"email ({len(emails)} confirmed subscription{'s' if len(emails) > 1 else ''})")
         targets += [f"Lambda {_function(s['endpoint'])} -> Slack" for s in topic.get("subscriptions", []) if s["protocol"] == "lambda"]
-        out.append(f"  {(', '.join(sources) or 'events')} -> SNS {topic['name']} ({topic['region']}) -> "
+        out.append(f"    {(', '.join(sources) or 'events')} -> SNS {topic['name']} ({topic['region']}) -> "
                    + (", ".join(targets) or "nobody: no confirmed subscription"))
     return out
 
@@ -86,7 +86,8 @@ def stack_report(described: Any, site_names: Any, ssh_user: str = "admin") -> li
     if bastions:
         out.append("  Bastions: " + ", ".join(f"{b.get('public_ip') or b['private_ip']} ({b['id']}, {b['availability_zone']})"
                                              for b in bastions))
-        web = next((i for i in d.get("instances", []) if i.get("component") == "web" and i.get("private_ip")), None)
+        in_service = set(group.get("in_service", []))
+        web = next((i for i in d.get("instances", []) if i["id"] in in_service and i.get("private_ip")), None)
         jump = bastions[0].get("public_ip") or bastions[0]["private_ip"]
         target = web["private_ip"] if web else "<web server private address>"
         out.append(f"    ssh: ssh -J {ssh_user}@{jump} {ssh_user}@{target}")

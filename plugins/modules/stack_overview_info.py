@@ -82,7 +82,7 @@ described:
     The describe results, trimmed: vpc, subnets (id, cidr_block, availability_zone, tier), nat_gateways, security_groups
     (with ingress rules: protocol, ports, group ids, CIDRs, prefix list ids), instances (id, component, subnet_id,
     availability_zone, private_ip, public_ip), database (with its endpoint), mount_targets, load_balancer,
-    auto_scaling_group (with the image it launches), zone (name servers), distribution (origins' domain names), topics (subscriptions' protocols; function ARNs), alarms (name, region, topic ARNs), vaults (name, topic ARN).
+    auto_scaling_group (with the image it launches), zone (name servers), distribution (origins' domain names, and what an origin's alias record in the zone points at), topics (subscriptions' protocols; function ARNs), alarms (name, region, topic ARNs), vaults (name, topic ARN).
   returned: always
   type: dict
 """
@@ -210,7 +210,23 @@ def _distribution(cloudfront, stack):
     config = cloudfront.get_distribution_config(Id=stack["distribution_id"])["DistributionConfig"]
     return {"id": stack["distribution_id"], "domain_name": stack.get("distribution_domain_name", ""),
             "aliases": sorted((config.get("Aliases") or {}).get("Items") or []),
-            "origins": sorted(o["DomainName"] for o in (config.get("Origins") or {}).get("Items") or [])}
+            "origins": [{"domain_name": name, "alias_of": ""}
+                        for name in sorted(o["DomainName"] for o in (config.get("Origins") or {}).get("Items") or [])]}
+
+
+def _resolve_origins(route53, distribution, zone):
+    """An origin named in the zone (origin.<domain>) is an alias record: what it points at."""
+    if not distribution or not zone:
+        return
+    for origin in distribution["origins"]:
+        name = origin["domain_name"].rstrip(".").lower()
+        if not (name == zone["name"] or name.endswith("." + zone["name"])):
+            continue
+        records = route53.list_resource_record_sets(HostedZoneId=zone["id"], StartRecordName=name + ".", StartRecordType="A",
+                                                    MaxItems="1").get("ResourceRecordSets", [])
+        if records and records[0]["Name"].rstrip(".").lower() == name and records[0].get("AliasTarget"):
+            target = records[0]["AliasTarget"]["DNSName"].rstrip(".").lower()
+            origin["alias_of"] = target[len("dualstack."):] if target.startswith("dualstack.") else target
 
 
 def _alerting(module, retry, topics):
@@ -286,6 +302,8 @@ def main():
         described["zone"] = _zone(module.client("route53", retry_decorator=retry), module.params["zone"])
         step = "the CloudFront distribution"
         described["distribution"] = _distribution(module.client("cloudfront", retry_decorator=retry), stack)
+        step = "the origins' alias records"
+        _resolve_origins(module.client("route53", retry_decorator=retry), described["distribution"], described["zone"])
         step = "the alerting path"
         described.update(_alerting(module, retry, module.params["topics"]))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:

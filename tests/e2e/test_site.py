@@ -209,8 +209,13 @@ def test_the_diagram_site_drew_is_the_stack_it_built(stack: Stack) -> None:
     # Users reach CloudFront, whose origin is the ALB.
     (dist,) = stack.emu.client("cloudfront").list_distributions()["DistributionList"]["Items"]
     (alb,) = stack.emu.client("elbv2").describe_load_balancers(Names=["shopper-local-alb"])["LoadBalancers"]
-    assert alb["DNSName"] in [o["DomainName"] for o in dist["Origins"]["Items"]]
-    assert {("users", "cloudfront", "https"), ("cloudfront", "alb", "origin")} <= flows
+    (origin,) = [o["DomainName"] for o in dist["Origins"]["Items"]]
+    route53 = stack.emu.client("route53")
+    (zone,) = [z for z in route53.list_hosted_zones()["HostedZones"] if z["Name"] == "shopper.example.com."]
+    (record,) = [r for r in route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
+                 if r["Name"] == origin + "." and r["Type"] == "A"]
+    assert record["AliasTarget"]["DNSName"].rstrip(".").lower().removeprefix("dualstack.") == alb["DNSName"].lower()
+    assert {("users", "cloudfront", "https"), ("cloudfront", "alb", f"origin {origin}")} <= flows
     # Alarms -> topic -> the Slack notifier -> Slack, as SNS and CloudWatch say.
     sns = stack.emu.client("sns")
     (topic,) = [t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":shopper-local-alarms")]

@@ -394,6 +394,29 @@ def test_rds_performance_insights_without_patch(stock_emulator):
     assert "PerformanceInsightsEnabled" not in rds.describe_db_instances(DBInstanceIdentifier="gp3")["DBInstances"][0]
 
 
+def _multi_az(emu, name: str, multi_az: bool) -> dict:
+    ec2, rds = emu.client("ec2"), emu.client("rds")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{i}.0/24", AvailabilityZone=f"af-south-1{z}")["Subnet"]["SubnetId"]
+               for i, z in enumerate("ab")]
+    rds.create_db_subnet_group(DBSubnetGroupName=f"{name}-subnets", DBSubnetGroupDescription="x", SubnetIds=subnets)
+    rds.create_db_instance(DBInstanceIdentifier=name, Engine="postgres", DBInstanceClass="db.t3.micro", MultiAZ=multi_az,
+                           DBSubnetGroupName=f"{name}-subnets", AvailabilityZone="af-south-1a",
+                           MasterUsername="master", MasterUserPassword="p" * 24, AllocatedStorage=20)
+    return rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]
+
+
+def test_rds_secondary_availability_zone(clean_emulator):
+    multi = _multi_az(clean_emulator, "multi", True)
+    assert (multi["AvailabilityZone"], multi["SecondaryAvailabilityZone"]) == ("af-south-1a", "af-south-1b")
+    assert "SecondaryAvailabilityZone" not in _multi_az(clean_emulator, "single", False)
+
+
+def test_rds_secondary_availability_zone_without_patch(stock_emulator):
+    assert "rds-secondary-availability-zone" in stock_emulator.info["disabled"]
+    assert "SecondaryAvailabilityZone" not in _multi_az(stock_emulator, "multi", True)
+
+
 # --- RDS automated backups ---------------------------------------------------------------------
 def _two_databases(emu):
     rds = emu.client("rds")

@@ -40,7 +40,7 @@ DESCRIBED = {
     ],
     "instances": [{"id": "i-b1", "component": "bastion", "subnet_id": "subnet-publica", "availability_zone": "af-south-1a",
                    "private_ip": "10.20.0.5"},
-                  {"id": "i-w1", "component": "web", "subnet_id": "subnet-privatea", "availability_zone": "af-south-1a",
+                  {"id": "i-w1", "component": "asg", "subnet_id": "subnet-privatea", "availability_zone": "af-south-1a",
                    "private_ip": "10.20.2.5"}],
     "database": {"id": "shopper-local-db", "engine": "postgres", "multi_az": True, "availability_zone": "af-south-1a",
                  "secondary_availability_zone": "af-south-1b", "port": 5432,
@@ -50,7 +50,7 @@ DESCRIBED = {
                       "security_group_ids": ["sg-alb"]},
     "auto_scaling_group": {"name": "shopper-local-web", "min": 2, "max": 6, "in_service": ["i-w1"],
                            "subnet_ids": ["subnet-privatea", "subnet-privateb"]},
-    "distribution": {"id": "E1", "domain_name": "d1.cloudfront.net", "aliases": ["shopper.example.com"], "origins": ["alb.example"]},
+    "distribution": {"id": "E1", "domain_name": "d1.cloudfront.net", "aliases": ["shopper.example.com"], "origins": [{"domain_name": "origin.shopper.example.com", "alias_of": "alb.example"}]},
     "topics": [{"name": "shopper-local-alarms", "region": "af-south-1", "arn": TOPIC,
                 "subscriptions": [{"protocol": "email", "endpoint": ""}, {"protocol": "lambda", "endpoint": FUNCTION}]}],
     "alarms": [{"name": "a1", "region": "af-south-1", "topic_arns": [TOPIC]}, {"name": "a2", "region": "af-south-1", "topic_arns": [TOPIC]}],
@@ -91,12 +91,18 @@ def test_the_edge_and_the_alerting_path():
     graph = stack_graph(DESCRIBED, NAMES)
     flows = edges(graph, "flow")
     fn = "function_shopper_local_slack_notifier_af_south_1"
-    assert {("users", "cloudfront", "https"), ("cloudfront", "alb", "origin"),
+    assert {("users", "cloudfront", "https"), ("cloudfront", "alb", "origin origin.shopper.example.com"),
             ("alarms_shopper_local_alarms", "topic_shopper_local_alarms", "alarm"),
             ("topic_shopper_local_alarms", fn, "lambda"), (fn, "slack", "webhook"),
             ("topic_shopper_local_alarms", "subscribers_email", "email"),
             ("vault_shopper_local", "topic_shopper_local_alarms", "backup events")} <= flows
     assert {n["id"]: n["label"] for n in graph["nodes"]}["alarms_shopper_local_alarms"].startswith("2 CloudWatch alarms")
+
+
+def test_an_origin_that_is_not_the_alb_is_drawn_as_it_is():
+    other = {**DESCRIBED, "distribution": {**DESCRIBED["distribution"],
+                                           "origins": [{"domain_name": "bucket.s3.amazonaws.com", "alias_of": ""}]}}
+    assert ("cloudfront", "origin_bucket_s3_amazonaws_com", "origin") in edges(stack_graph(other, NAMES), "flow")
 
 
 def test_a_partial_stack_draws_what_exists():

@@ -311,6 +311,21 @@ def _apply_automated_backups() -> None:
     RDSResponse.delete_db_instance_automated_backup = delete_db_instance_automated_backup_response
 
 
+def _apply_secondary_availability_zone() -> None:
+    """A Multi-AZ instance's standby AZ: another AZ of its subnet group than the primary's."""
+    from moto.rds.models import DBInstance
+
+    def getter(self):
+        if not getattr(self, "multi_az", False):
+            return None
+        group = getattr(self, "db_subnet_group", None)
+        zones = sorted({s.availability_zone for s in getattr(group, "_subnets", None) or []})
+        others = [zone for zone in zones if zone != self.availability_zone]
+        return others[0] if others else None
+
+    DBInstance.secondary_availability_zone = property(getter)
+
+
 PATCHES = [
     Patch(
         name="rds-parameter-group-not-found",
@@ -383,5 +398,17 @@ PATCHES = [
         doc="Amazon RDS API Reference, DeleteDBInstanceAutomatedBackup and DBInstanceAutomatedBackup: "
         "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBInstanceAutomatedBackup.html",
         apply=_apply_automated_backups,
+    ),
+    Patch(
+        name="rds-secondary-availability-zone",
+        api="rds:DescribeDBInstances, CreateDBInstance",
+        moto_does="Never reports SecondaryAvailabilityZone, so a Multi-AZ instance looks like a single-AZ one "
+        "(nothing shows where the standby runs).",
+        aws_does="Reports SecondaryAvailabilityZone for a Multi-AZ (one standby) instance: an AZ of its subnet group other "
+        "than the primary's; a single-AZ instance has none.",
+        doc="Amazon RDS API Reference, DBInstance (SecondaryAvailabilityZone: \"If present, specifies the name of the "
+        "secondary Availability Zone for a DB instance with multi-AZ support\"): "
+        "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBInstance.html",
+        apply=_apply_secondary_availability_zone,
     ),
 ]

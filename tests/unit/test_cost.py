@@ -138,10 +138,12 @@ def test_cost_playbook_needs_no_cloud_and_reads_the_inventory(tmp_path):
     # No emulator runs: an endpoint on a closed port would fail any AWS call.
     report = tmp_path / "cost.txt"
     run = run_playbook("playbooks/cost.yml", endpoint="http://127.0.0.1:9", extra_vars={
-        "cost_report_path": str(report), "vpc_nat_gateway_mode": "single", "rds_instance_class": "db.t3.large"})
+        "cost_report_path": str(report), "vpc_nat_gateway_mode": "single", "rds_instance_class": "db.t3.large",
+        "backup_copy_region": "eu-west-1"})
     assert run.rc == 0, run.explain()
     text = report.read_text()
     assert "NAT gateways (single)" in text and "RDS postgres db.t3.large Multi-AZ" in text
-    expected = cost_estimate(config(nat_gateway_mode="single", db_instance_class="db.t3.large"), PRICES)
+    assert "5 key-month" in text  # the copy vault's key too
+    expected = cost_estimate(config(nat_gateway_mode="single", db_instance_class="db.t3.large", kms_keys=5), PRICES)
     assert "total per month" in text and f"{expected['total']:,.2f}" in text
     assert "Monthly estimate, af-south-1" in run.stdout

@@ -54,11 +54,11 @@ class _Graph:
                           for (s, d, k), labels in sorted(self.edges.items())]}
 
 
-def _network(g: _Graph, d: dict[str, Any]) -> dict[str, str]:
-    """VPC, AZs, subnets, NAT gateways, bastions; returns subnet id -> its AZ cluster."""
+def _network(g: _Graph, d: dict[str, Any]) -> None:
+    """VPC, AZs, subnets, NAT gateways, bastions."""
     vpc = d.get("vpc") or {}
     if not vpc:
-        return {}
+        return
     g.cluster("vpc", f"VPC {vpc['id']} {vpc.get('cidr_block', '')}".strip())
     az_of = {}
     for subnet in sorted(d.get("subnets", []), key=lambda s: (s["availability_zone"], s.get("tier", ""), s["cidr_block"])):
@@ -74,7 +74,6 @@ def _network(g: _Graph, d: dict[str, Any]) -> dict[str, str]:
         nid = g.node(node_id("bastion", instance["id"]), f"bastion {instance['id']} {instance.get('private_ip', '')}".strip(),
                      "bastion", az_of.get(instance["subnet_id"], "vpc"))
         g.edge(nid, node_id("subnet", instance["subnet_id"]), "in")
-    return az_of
 
 
 def _compute_and_data(g: _Graph, d: dict[str, Any]) -> None:
@@ -187,53 +186,42 @@ def _quote(text: str) -> str:
     return text.replace('"', "'")
 
 
-def _mermaid(graph: dict[str, Any]) -> list[str]:
-    out = ["flowchart LR"]
+def _layout(graph: dict[str, Any], node: Any, opening: Any, closing: Any) -> list[str]:
+    """The nodes of each cluster, clusters nested in their parents, one format's lines per item:
+    node(n, pad), opening(cluster, pad) -> lines, closing(pad)."""
     children: dict[str | None, list[dict[str, Any]]] = {}
     for cluster in graph["clusters"]:
         children.setdefault(cluster["parent"], []).append(cluster)
+    out: list[str] = []
 
     def emit(parent: str | None, depth: int) -> None:
         pad = "  " * depth
-        for n in graph["nodes"]:
-            if n["cluster"] == parent:
-                out.append(f'{pad}{n["id"]}["{_quote(n["label"])}"]')
+        out.extend(node(n, pad) for n in graph["nodes"] if n["cluster"] == parent)
         for c in children.get(parent, []):
-            out.append(f'{pad}subgraph {c["id"]}["{_quote(c["label"])}"]')
+            out.extend(opening(c, pad))
             emit(c["id"], depth + 1)
-            out.append(f"{pad}end")
+            out.append(closing(pad))
 
     emit(None, 1)
-    arrows = {"allow": "-->", "flow": "==>", "in": "-.-"}
-    for e in graph["edges"]:
-        label = f'|"{_quote(e["label"])}"|' if e["label"] else ""
-        out.append(f'  {e["from"]} {arrows[e["kind"]]}{label} {e["to"]}')
     return out
+
+
+def _mermaid(graph: dict[str, Any]) -> list[str]:
+    arrows = {"allow": "-->", "flow": "==>", "in": "-.-"}
+    body = _layout(graph, lambda n, pad: f'{pad}{n["id"]}["{_quote(n["label"])}"]',
+                   lambda c, pad: [f'{pad}subgraph {c["id"]}["{_quote(c["label"])}"]'], lambda pad: f"{pad}end")
+    labels = {e["label"]: f'|"{_quote(e["label"])}"|' if e["label"] else "" for e in graph["edges"]}
+    edges = [f'  {e["from"]} {arrows[e["kind"]]}{labels[e["label"]]} {e["to"]}' for e in graph["edges"]]
+    return ["flowchart LR"] + body + edges
 
 
 def _dot(graph: dict[str, Any]) -> list[str]:
-    out = ["digraph protea {", "  rankdir=LR;", '  node [shape=box, fontname="Helvetica"];']
-    children: dict[str | None, list[dict[str, Any]]] = {}
-    for cluster in graph["clusters"]:
-        children.setdefault(cluster["parent"], []).append(cluster)
-
-    def emit(parent: str | None, depth: int) -> None:
-        pad = "  " * depth
-        for n in graph["nodes"]:
-            if n["cluster"] == parent:
-                out.append(f'{pad}{n["id"]} [label="{_quote(n["label"])}"];')
-        for c in children.get(parent, []):
-            out.append(f'{pad}subgraph cluster_{c["id"]} {{')
-            out.append(f'{pad}  label="{_quote(c["label"])}";')
-            emit(c["id"], depth + 1)
-            out.append(f"{pad}}}")
-
-    emit(None, 1)
     styles = {"allow": "", "flow": ", penwidth=2", "in": ", style=dotted, arrowhead=none"}
-    for e in graph["edges"]:
-        out.append(f'  {e["from"]} -> {e["to"]} [label="{_quote(e["label"])}"{styles[e["kind"]]}];')
-    out.append("}")
-    return out
+    body = _layout(graph, lambda n, pad: f'{pad}{n["id"]} [label="{_quote(n["label"])}"];',
+                   lambda c, pad: [f'{pad}subgraph cluster_{c["id"]} {{', f'{pad}  label="{_quote(c["label"])}";'],
+                   lambda pad: f"{pad}}}")
+    edges = [f'  {e["from"]} -> {e["to"]} [label="{_quote(e["label"])}"{styles[e["kind"]]}];' for e in graph["edges"]]
+    return ["digraph protea {", "  rankdir=LR;", '  node [shape=box, fontname="Helvetica"];'] + body + edges + ["}"]
 
 
 def stack_diagram(graph: Any, fmt: str = "mermaid") -> str:

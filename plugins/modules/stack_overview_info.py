@@ -149,8 +149,7 @@ def _database(rds, names):
     return {"id": db["DBInstanceIdentifier"], "engine": db.get("Engine", ""), "multi_az": bool(db.get("MultiAZ")),
             "availability_zone": db.get("AvailabilityZone", ""), "secondary_availability_zone": db.get("SecondaryAvailabilityZone", ""),
             "address": (db.get("Endpoint") or {}).get("Address", ""), "port": (db.get("Endpoint") or {}).get("Port"),
-            "subnet_ids": sorted(s["SubnetIdentifier"] for s in (db.get("DBSubnetGroup") or {}).get("Subnets", [])),
-            "security_group_ids": sorted(g["VpcSecurityGroupId"] for g in db.get("VpcSecurityGroups", []))}
+            "subnet_ids": sorted(s["SubnetIdentifier"] for s in (db.get("DBSubnetGroup") or {}).get("Subnets", []))}
 
 
 def _mount_targets(efs, stack):
@@ -191,8 +190,7 @@ def _load_balancing(elbv2, autoscaling, names, stack):
     if stack.get("alb_arn"):
         (alb,) = elbv2.describe_load_balancers(LoadBalancerArns=[stack["alb_arn"]])["LoadBalancers"]
         found["load_balancer"] = {"name": alb["LoadBalancerName"], "dns_name": alb.get("DNSName", ""),
-                                  "subnet_ids": sorted(z["SubnetId"] for z in alb.get("AvailabilityZones", [])),
-                                  "security_group_ids": sorted(alb.get("SecurityGroups", []))}
+                                  "subnet_ids": sorted(z["SubnetId"] for z in alb.get("AvailabilityZones", []))}
     groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[names["web"]])["AutoScalingGroups"]
     if groups:
         group = groups[0]
@@ -229,20 +227,18 @@ def _resolve_origins(route53, distribution, zone):
             origin["alias_of"] = target[len("dualstack."):] if target.startswith("dualstack.") else target
 
 
-def _alerting(module, retry, topics):
+def _alerting(client, topics):
     found = {"topics": [], "alarms": [], "vaults": []}
     regions = sorted({t["region"] for t in topics})
     arns = {}
     for region in regions:
-        sns = module.client("sns", region=region, retry_decorator=retry)
-        for topic in _pages(sns, "list_topics", "Topics"):
+        for topic in _pages(client("sns", region), "list_topics", "Topics"):
             arns[topic["TopicArn"]] = region
     for topic in topics:
         arn = next((a for a, r in arns.items() if r == topic["region"] and a.rsplit(":", 1)[-1] == topic["name"]), "")
         if not arn:
             continue
-        sns = module.client("sns", region=topic["region"], retry_decorator=retry)
-        subscriptions = _pages(sns, "list_subscriptions_by_topic", "Subscriptions", TopicArn=arn)
+        subscriptions = _pages(client("sns", topic["region"]), "list_subscriptions_by_topic", "Subscriptions", TopicArn=arn)
         found["topics"].append({
             "name": topic["name"], "region": topic["region"], "arn": arn,
             # Email addresses and https endpoints stay out: only the protocol, and a function's ARN.
@@ -251,13 +247,12 @@ def _alerting(module, retry, topics):
                                     key=lambda s: (s["protocol"], s["endpoint"]))})
     topic_arns = {t["arn"] for t in found["topics"]}
     for region in regions:
-        cloudwatch = module.client("cloudwatch", region=region, retry_decorator=retry)
-        for alarm in _pages(cloudwatch, "describe_alarms", "MetricAlarms"):
+        for alarm in _pages(client("cloudwatch", region), "describe_alarms", "MetricAlarms"):
             targets = sorted(set(alarm.get("AlarmActions", [])) & topic_arns)
             if targets:
                 found["alarms"].append({"name": alarm["AlarmName"], "region": region, "topic_arns": targets})
     # The backup vaults that send their events to one of these topics (role backup's notifications).
-    backup = module.client("backup", retry_decorator=retry)
+    backup = client("backup")
     for vault in _pages(backup, "list_backup_vaults", "BackupVaultList"):
         try:
             topic = backup.get_backup_vault_notifications(BackupVaultName=vault["BackupVaultName"]).get("SNSTopicArn", "")
@@ -283,29 +278,36 @@ def main():
     missing = sorted({"prefix", "db", "web"} - set(names))
     if missing:
         module.fail_json(msg=f"stack_overview_info needs names.{', names.'.join(missing)}: pass names: \"{{{{ protea_names }}}}\"")
-    retry = AWSRetry.jittered_backoff()
+    retry, clients = AWSRetry.jittered_backoff(), {}
+
+    def client(service, region=None):
+        """One client per service and Region for the whole run."""
+        key = (service, region or module.region)
+        if key not in clients:
+            clients[key] = module.client(service, region=key[1], retry_decorator=retry)
+        return clients[key]
+
     step = "the network"
     try:
-        described = _network(module.client("ec2", retry_decorator=retry), stack)
+        described = _network(client("ec2"), stack)
         step = "the database"
-        described["database"] = _database(module.client("rds", retry_decorator=retry), names)
+        described["database"] = _database(client("rds"), names)
         step = "the file system's mount targets"
-        described["mount_targets"] = _mount_targets(module.client("efs", retry_decorator=retry), stack)
+        described["mount_targets"] = _mount_targets(client("efs"), stack)
         step = "the load balancer and the Auto Scaling group"
-        described.update(_load_balancing(module.client("elbv2", retry_decorator=retry),
-                                         module.client("autoscaling", retry_decorator=retry), names, stack))
+        described.update(_load_balancing(client("elbv2"), client("autoscaling"), names, stack))
         step = "the image in service"
         group = described["auto_scaling_group"]
         if group:
-            group["image"] = _image(module.client("ec2", retry_decorator=retry), group.pop("launch_template"))
+            group["image"] = _image(client("ec2"), group.pop("launch_template"))
         step = "the hosted zone"
-        described["zone"] = _zone(module.client("route53", retry_decorator=retry), module.params["zone"])
+        described["zone"] = _zone(client("route53"), module.params["zone"])
         step = "the CloudFront distribution"
-        described["distribution"] = _distribution(module.client("cloudfront", retry_decorator=retry), stack)
+        described["distribution"] = _distribution(client("cloudfront"), stack)
         step = "the origins' alias records"
-        _resolve_origins(module.client("route53", retry_decorator=retry), described["distribution"], described["zone"])
+        _resolve_origins(client("route53"), described["distribution"], described["zone"])
         step = "the alerting path"
-        described.update(_alerting(module, retry, module.params["topics"]))
+        described.update(_alerting(client, module.params["topics"]))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg=f"Could not describe {step} of {names['prefix']}")
     module.exit_json(changed=False, described=described)

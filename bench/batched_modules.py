@@ -9,7 +9,7 @@ Against one emulator with the network tier converged, each pair is run alternate
   * 19 alarms and 14 Route 53 records (the alerts and dns roles' counts): amazon.aws's one
     module run per item vs protea.platform.cloudwatch_metric_alarms and route53_records.
 Writes bench/results/batched_modules.json: median wall seconds and AWS calls of each side,
-and the ratio after/before. Not a test: nothing here asserts a time.
+the ratio after/before, and each side's slowest tasks (ansible.posix.profile_tasks, last round). Not a test: nothing here asserts a time.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench._tier import write  # noqa: E402
+from bench._tier import PROFILE_ENV, slowest_tasks, write  # noqa: E402
 from tests.helpers import run_playbook  # noqa: E402
 from tests.localcloud.__main__ import ensure_ssh_key  # noqa: E402
 from tests.localcloud.emulator import Emulator  # noqa: E402
@@ -42,13 +42,13 @@ def _records(domain: str) -> list[dict]:
     return [{"name": f"r{i:02d}.{domain}", "type": "TXT", "value": f'"bench {i}"'} for i in range(14)]
 
 
-def _timed(emu, playbook: str, extra: dict | None, env: dict) -> tuple[float, int]:
+def _timed(emu, playbook: str, extra: dict | None, env: dict) -> tuple[float, int, list[dict]]:
     before, start = emu.call_count(), time.monotonic()
-    run = run_playbook(playbook, endpoint=emu.endpoint, extra_vars=extra, env=env)
+    run = run_playbook(playbook, endpoint=emu.endpoint, extra_vars=extra, env={**PROFILE_ENV, **env})
     seconds = time.monotonic() - start
     if run.rc != 0 or run.changed:
         raise SystemExit(f"{playbook} {extra and extra.get('bench_mode')}: not a no-op\n" + run.explain())
-    return seconds, emu.call_count() - before
+    return seconds, emu.call_count() - before, slowest_tasks(run.stdout)
 
 
 def _pair(emu, name: str, before: tuple, after: tuple, env: dict) -> dict:
@@ -56,7 +56,9 @@ def _pair(emu, name: str, before: tuple, after: tuple, env: dict) -> dict:
     for _ in range(ROUNDS):
         for side, (playbook, extra) in (("before", before), ("after", after)):
             sides[side].append(_timed(emu, playbook, extra, env))
-    out = {side: {"median_seconds": round(statistics.median(s for s, _ in runs), 2), "aws_calls": runs[-1][1]}
+    # The slowest tasks (ansible.posix.profile_tasks) of each side's last round.
+    out = {side: {"median_seconds": round(statistics.median(s for s, _, _ in runs), 2), "aws_calls": runs[-1][1],
+                  "slowest_tasks": runs[-1][2]}
            for side, runs in sides.items()}
     out["ratio_after_before"] = round(out["after"]["median_seconds"] / out["before"]["median_seconds"], 3)
     print(name, out, flush=True)

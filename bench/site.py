@@ -3,8 +3,9 @@ no-op re-run (same cloud), as scripts/site-local runs it.
 
     .venv/bin/python -m bench.site        (from the repository root)
 
-Writes bench/results/site_local.json (wall seconds, tasks ok/changed per run) with the
-machine's load average, since the box is shared. Not a test: nothing here asserts a time.
+Writes bench/results/site_local.json (wall seconds, tasks ok/changed per run, the timer's figure
+and the ten slowest tasks from ansible.posix.profile_tasks) with the machine's load average,
+since the box is shared. Not a test: nothing here asserts a time.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench._tier import write  # noqa: E402
+from bench._tier import PROFILE_ENV, profile, write  # noqa: E402
 from tests.doubles.slack_double import SlackDouble  # noqa: E402
 from tests.helpers import run_playbook  # noqa: E402
 from tests.localcloud.__main__ import ensure_ssh_key  # noqa: E402
@@ -41,7 +42,7 @@ def main() -> None:
 
 
 def measure(emu: Emulator, slack: SlackDouble, tmp: str, runs: dict, loads: dict) -> None:
-    env = {"PROTEA_LOCALCLOUD_DIR": tmp, "PROTEA_SLACK_WEBHOOK_URL": slack.webhook_url}
+    env = {**PROFILE_ENV, "PROTEA_LOCALCLOUD_DIR": tmp, "PROTEA_SLACK_WEBHOOK_URL": slack.webhook_url}
     for name in ("from_nothing", "noop"):
         start = time.monotonic()
         run = run_playbook("site.yml", endpoint=emu.endpoint, env=env, inventory=INVENTORY, timeout=3600)
@@ -52,6 +53,7 @@ def measure(emu: Emulator, slack: SlackDouble, tmp: str, runs: dict, loads: dict
                       "tasks_ok": sum(h["ok"] for h in run.recap.values()), "hosts": len(run.recap)}
         loads[name] = [round(x, 2) for x in os.getloadavg()]
         print(name, runs[name], flush=True)
+        runs[name].update(profile(run.stdout))
 
 
 if __name__ == "__main__":

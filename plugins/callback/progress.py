@@ -25,7 +25,9 @@ description:
     name, ...). The usual durations are AWS's, not the task's retry budget - RDS create ~15 min Multi-AZ and
     ~10 min single-AZ, CloudFront deploy ~15 min (5 to 30), NAT gateway ~1.5 min, ACM DNS validation ~3 min
     after delegation, CreateImage ~10 min, instance refresh ~10 min, EFS mount targets ~1.5 min, load balancer
-    ~3 min. Once the wait runs longer the line says so ("17:00, longer than the usual ~15 min").
+    ~3 min. Once the wait runs longer the line says so ("17:00, longer than the usual ~15 min"). Entries
+    with no usual duration (URL, download, package, Lambda function, Auto Scaling group instances, target
+    group targets) show the retry budget instead, as below.
   - >-
     A task whose module is not in the table (a command, a URL check, ...) is reported as before,
     "Waiting - [host] - task name - state, 0:42 of ~5 min (attempt 3 of 10)", where the minutes are the retry

@@ -15,6 +15,8 @@ from typing import Any, Iterable
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_REGION = "af-south-1"
+# The DNS double's switch file in the state dir (tests/doubles/dns_double.py: {"name_servers": [...]} or {"drop": true}).
+DNS_DOUBLE_SWITCH = "dns-double.json"
 FAKE_CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
@@ -139,9 +141,10 @@ class Emulator:
         env["PYTHONUNBUFFERED"] = "1"
         env.setdefault("CONTAINERS_CONF", str(REPO / "tests/containers/containers.conf"))
         env.pop("PROTEA_LOCALCLOUD_INSTANCES", None)  # instance mode only when asked for here
-        cmd = [sys.executable, "-m", "tests.localcloud.serve", "--port", str(port), "--host", self.host]
+        cmd = [sys.executable, "-m", "tests.localcloud.serve", "--port", str(port), "--host", self.host,
+               "--state-dir", str(self.log_dir.resolve())]
         if self.instances:
-            cmd += ["--instances", "--state-dir", str(self.log_dir.resolve())]
+            cmd += ["--instances"]
         if self.disable:
             cmd += ["--disable", ",".join(self.disable)]
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
@@ -192,6 +195,17 @@ class Emulator:
             return json.loads((self.log_dir / "instances.json").read_text())
         except (OSError, ValueError):
             return {}
+
+    @property
+    def dns_double(self) -> tuple[str, int]:
+        """The DNS double's (host, port): NS answers from Route 53's public hosted zones."""
+        return self.info["dns_double"]["host"], int(self.info["dns_double"]["port"])
+
+    def dns_double_switch(self, name_servers: list[str] | None = None, drop: bool = False) -> None:
+        """Make the DNS double answer other name servers (a domain not delegated yet) or nothing (a
+        timeout); no arguments: the hosted zones' own name servers again (delegated)."""
+        switch = self.log_dir / DNS_DOUBLE_SWITCH
+        switch.write_text(json.dumps({"name_servers": list(name_servers or []), "drop": drop}))
 
     def __enter__(self) -> "Emulator":
         return self.start() if self.proc is None else self

@@ -3,8 +3,11 @@
     python -m tests.localcloud.serve --port N [--host 127.0.0.1] [--disable a,b]
 
 Started by tests/localcloud/emulator.py (never import this from test code: it patches moto).
+Also runs the DNS double (tests/doubles/dns_double.py) on a free UDP+TCP port of --host, answering
+NS queries from Route 53's public hosted zones as the registrar would once the domain is delegated.
 Adds a small WSGI layer in front of moto's DomainDispatcherApplication:
-  GET  /_localcloud/health   {"status": "ok", "patches": [...], "seeds": [...], "disabled": [...]}
+  GET  /_localcloud/health   {"status": "ok", "patches": [...], "seeds": [...], "disabled": [...],
+                              "dns_double": {"host": ..., "port": N}}
   GET  /_localcloud/calls    {"calls": N}  AWS API requests served (not /moto-api, not /_localcloud)
   POST /moto-api/reset       moto's reset, then the call counter is zeroed and the seeds re-applied
 """
@@ -18,6 +21,8 @@ import sys
 import threading
 import traceback
 from typing import Any, Callable
+
+from tests.localcloud.emulator import DNS_DOUBLE_SWITCH
 
 # moto reads these at import time; the server is always started with them.
 os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
@@ -129,6 +134,29 @@ def build_app(disable: set[str], instances: bool = False) -> LocalCloudApp:
     return local
 
 
+def route53_public_zones() -> dict[str, list[str]]:
+    """{zone name: its delegation set's name servers} of every public hosted zone moto holds."""
+    from moto.route53.models import route53_backends
+
+    zones: dict[str, list[str]] = {}
+    for regions in list(route53_backends.values()):
+        for backend in list(regions.values()):
+            for zone in list(backend.zones.values()):
+                if not zone.private_zone and zone.delegation_set is not None:
+                    zones[zone.name] = list(zone.delegation_set.name_servers)
+    return zones
+
+
+def start_dns_double(app: LocalCloudApp, host: str, state_dir: str) -> Any:
+    """The DNS double (tests/doubles/dns_double.py) on a free port of host, answering from Route 53's
+    public hosted zones; switch file <state_dir>/dns-double.json. Its address goes into /_localcloud/health."""
+    from tests.doubles.dns_double import DnsDouble
+
+    double = DnsDouble(route53_public_zones, os.path.join(os.path.abspath(state_dir), DNS_DOUBLE_SWITCH), host).start()
+    app.info["dns_double"] = {"host": double.host, "port": double.port}
+    return double
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.localcloud.serve")
     parser.add_argument("--host", default="127.0.0.1")
@@ -137,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--instances", action="store_true", default=os.environ.get("PROTEA_LOCALCLOUD_INSTANCES") == "1",
                         help="materialise instances as podman containers (tests/localcloud/instances.py)")
     parser.add_argument("--state-dir", default=os.environ.get("PROTEA_LOCALCLOUD_STATE_DIR", "."),
-                        help="instance mode: where instances.json and the doubles' files go")
+                        help="where the doubles' files go (the DNS double's switch; instance mode: instances.json)")
     args = parser.parse_args(argv)
     os.environ.setdefault("MOTO_PORT", str(args.port))
 
@@ -160,6 +188,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(3)
     if reconciler is not None:
         reconciler.start()
+    try:
+        start_dns_double(app, args.host, args.state_dir)
+    except Exception:
+        traceback.print_exc()
+        sys.exit(3)
     print(f"localcloud: patches={app.info['patches']} seeds={app.info['seeds']} disabled={sorted(disable)}", flush=True)
 
     def _stop(signum: int, frame: Any) -> None:

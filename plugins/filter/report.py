@@ -40,9 +40,34 @@ def _alerting(d: dict[str, Any]) -> list[str]:
     return out
 
 
-def stack_report(described: Any, site_names: Any, ssh_user: str = "admin") -> list[str]:
-    """Lines saying what exists: URLs, CloudFront and ALB names, the zone's name servers with the
-    delegation step, the database endpoint, bastions and the ssh line, the image in service and
+def _zone(zone: dict[str, Any], delegation: Any) -> list[str]:
+    """The zone's lines: its name servers, then whether DNS delegates the domain to them (the result of
+    protea.platform.dns_delegation_info) and, only when it does not or that is unknown, the registrar step."""
+    servers = zone.get("name_servers") or []
+    out = [f"  DNS: Route 53 zone {zone['name']} ({zone['id']}), name servers: {', '.join(servers)}"]
+    state = delegation.get("state") if isinstance(delegation, dict) else None
+    step = (f"at the registrar of {zone['name']}, set exactly these name servers: {', '.join(servers)}; until then ACM"
+            " cannot validate the certificates and the site names do not resolve")
+    if state == "delegated":
+        line = f"    Delegated: DNS answers the zone's name servers for {zone['name']}."
+        if delegation.get("missing"):
+            line += f" The registrar lists only some of them: add {', '.join(delegation['missing'])}."
+        out.append(line)
+    elif state == "not_delegated":
+        out.append(f"    NOT delegated: DNS answers {', '.join(delegation.get('seen') or [])} for {zone['name']}."
+                   f" Next step: {step}.")
+    elif state == "unknown":
+        out.append(f"    Delegation unknown ({delegation.get('reason') or 'no answer'}): DNS gave no NS answer for {zone['name']}."
+                   f" If the domain is not delegated yet: {step} (check: dig +short NS {zone['name']}).")
+    else:
+        out.append(f"    Delegation not checked. Once per domain: {step} (check: dig +short NS {zone['name']}).")
+    return out
+
+
+def stack_report(described: Any, site_names: Any, ssh_user: str = "admin", delegation: Any = None) -> list[str]:
+    """Lines saying what exists: URLs, CloudFront and ALB names, the zone's name servers with whether
+    DNS delegates the domain to them (delegation: the result of protea.platform.dns_delegation_info;
+    the registrar step only when it does not), the database endpoint, bastions and the ssh line, the image in service and
     where alarms go. Missing parts are said to be missing, not left out."""
     if not isinstance(described, dict) or "subnets" not in described:
         raise AnsibleFilterError("stack_report: expected the 'described' result of protea.platform.stack_overview_info")
@@ -58,11 +83,7 @@ def stack_report(described: Any, site_names: Any, ssh_user: str = "admin") -> li
     out.append(f"  Load balancer: {alb['name']} ({alb['dns_name']}), origin of CloudFront only" if alb
                else "  Load balancer: none yet (playbooks/edge.yml)")
     if zone:
-        servers = zone.get("name_servers") or []
-        out.append(f"  DNS: Route 53 zone {zone['name']} ({zone['id']}), name servers: {', '.join(servers)}")
-        out.append(f"    Once per domain: the registrar of {zone['name']} must list exactly these name servers"
-                   f" (check: dig +short NS {zone['name']}); until it does, ACM cannot validate the certificates"
-                   " and the site names do not resolve.")
+        out += _zone(zone, delegation)
     else:
         out.append("  DNS: no public hosted zone yet (playbooks/edge.yml)")
     if db:

@@ -449,3 +449,34 @@ def test_smtp_keys_an_interrupted_run_left_are_replaced_not_added(stack):
 # --- destroy.yml (the last test of this module) ------------------------------------------------
 def test_destroy_removes_the_zone_distribution_certificates_and_mail(stack):
     assert_a_tier_is_destroyed(stack.emu, {"hosted zone", "distribution", "certificate", "ses configuration set", "iam user"}, ["af-south-1", "us-east-1"])
+
+
+# --- a domain not delegated to its hosted zone: the ACM wait stops early -------------------------
+REGISTRAR_NS = ["ns1.registrar.example", "ns2.registrar.example"]
+
+
+def test_acm_wait_stops_early_when_the_domain_is_not_delegated_and_waits_when_it_is(stack):
+    """A certificate still to be validated (a new Name: in --check none is requested) and a domain the
+    DNS double says is delegated elsewhere: the run stops before the wait, with the zone's name servers
+    to set at the registrar; delegated (the double's default), the same run goes on to the wait."""
+    zone_id, _ = _records(stack)
+    zone_ns = stack.client("route53", region="us-east-1").get_hosted_zone(Id=zone_id)["DelegationSet"]["NameServers"]
+    fresh = {**stack.alb, "acm_name": f"{NAME}-not-yet"}
+    stack.emu.dns_double_switch(REGISTRAR_NS)
+    try:
+        stopped = run_playbook(EDGE, endpoint=stack.emu.endpoint, extra_vars=fresh, tags="acm", check=True)
+    finally:
+        stack.emu.dns_double_switch()
+    out = flat(stopped.stdout + stopped.stderr)
+    assert stopped.rc != 0 and "Stop when the domain is not delegated to its hosted zone" in out, stopped.explain()
+    assert f"DNS answers the name servers {', '.join(REGISTRAR_NS)}" in out, stopped.explain()
+    assert (f"Next step: at the registrar of {DOMAIN}, set exactly these name servers: "
+            f"{', '.join(sorted(n.lower() for n in zone_ns))}; then re-run") in out, stopped.explain()
+    assert "Wait until the certificates are issued" not in out
+    delegated = run_playbook(EDGE, endpoint=stack.emu.endpoint, extra_vars=fresh, tags="acm", check=True)
+    assert delegated.rc == 0, delegated.explain()
+    assert "Wait until the certificates are issued" in delegated.stdout
+    assert "is not delegated" not in delegated.stdout and "WARNING:" not in delegated.stdout
+    # --check requested nothing: still the one certificate of each region.
+    for region in (REGION, "us-east-1"):
+        assert _cert(stack, region)["Status"] == "ISSUED"

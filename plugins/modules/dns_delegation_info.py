@@ -120,6 +120,14 @@ message:
 
 from typing import Any
 
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:
+    pass  # AnsibleAWSModule reports a missing boto3/botocore
+
 try:
     import dns.exception
     import dns.rdatatype
@@ -198,9 +206,6 @@ def ask(domain: str, resolvers: list[str], port: int, timeout: float) -> tuple[l
 
 def zone_name_servers(module: Any, domain: str, zone_id: str) -> list[str]:
     """The hosted zone's name servers from Route 53 (its delegation set)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-    from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
     client = module.client("route53", retry_decorator=AWSRetry.jittered_backoff())
     try:
         if not zone_id:
@@ -218,8 +223,6 @@ def zone_name_servers(module: Any, domain: str, zone_id: str) -> list[str]:
 
 
 def main() -> None:
-    from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-
     module = AnsibleAWSModule(
         argument_spec={
             "domain": {"type": "str", "required": True},

@@ -475,8 +475,11 @@ def test_acm_wait_stops_early_when_the_domain_is_not_delegated_and_waits_when_it
     assert "Wait until the certificates are issued" not in out
     delegated = run_playbook(EDGE, endpoint=stack.emu.endpoint, extra_vars=fresh, tags="acm", check=True)
     assert delegated.rc == 0, delegated.explain()
+    lines = delegated.stdout.splitlines()
+    asked = next(i for i, line in enumerate(lines) if "Is the domain delegated to its hosted zone" in line)
+    assert lines[asked + 1].startswith("ok: [localhost]"), delegated.explain()  # asked, not skipped
     assert "Wait until the certificates are issued" in delegated.stdout
-    assert "is not delegated" not in delegated.stdout and "WARNING:" not in delegated.stdout
+    assert "DNS answers the name servers" not in delegated.stdout and "WARNING:" not in delegated.stdout
     # --check requested nothing: still the one certificate of each region.
     for region in (REGION, "us-east-1"):
         assert _cert(stack, region)["Status"] == "ISSUED"

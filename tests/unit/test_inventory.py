@@ -44,7 +44,9 @@ def templated_var(sources: list[str], pattern: str, var: str, env: dict[str, str
                    ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", **env)
     proc = subprocess.run(cmd, cwd=REPO, env=run_env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    hosts = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]
+    # The json callback lists one task entry per host under a strategy outside ansible.builtin
+    # (ansible.cfg's protea.platform.local_mitogen): merge the entries of the one task.
+    hosts = {h: r for task in json.loads(proc.stdout)["plays"][0]["tasks"] for h, r in task["hosts"].items()}
     return {h: r[var] for h, r in hosts.items()}
 
 

@@ -1,0 +1,66 @@
+# -*- coding: utf-8 -*-
+# Copyright: Protea contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The linear strategy, with Mitogen for plays that run only on the control node."""
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: local_mitogen
+short_description: Linear, with Mitogen for plays whose hosts all use the local connection
+description:
+  - Runs every play exactly like C(ansible.builtin.linear).
+  - When the Mitogen for Ansible package (C(mitogen) on PyPI) is installed and every host of a play
+    uses C(ansible_connection=local) (the AWS plays, which run on the control node and talk to the
+    AWS APIs), the play runs under Mitogen's linear strategy instead, which keeps one Python
+    interpreter with boto3 imported for all tasks instead of starting one per task.
+  - Plays with any other host (ssh through the bastion, podman) always run under the stock
+    strategy, so their connection options (ProxyJump, ssh config files, agents) behave as documented
+    for Ansible.
+  - Without the C(mitogen) package every play runs under C(ansible.builtin.linear).
+author: Protea contributors
+"""
+
+from ansible.plugins.strategy.linear import StrategyModule as LinearStrategy
+
+try:
+    import ansible_mitogen.loaders  # noqa: F401  (sets up Mitogen's plugin loaders first)
+    import ansible_mitogen.strategy
+    MitogenMixin = ansible_mitogen.strategy.StrategyMixin
+    HAS_MITOGEN = True
+except ImportError:  # Mitogen is optional: without it this is the linear strategy.
+    MitogenMixin = object
+    HAS_MITOGEN = False
+
+
+def _all_local(connections):
+    """True when there is at least one host and every one of them connects locally."""
+    connections = list(connections)
+    return bool(connections) and all(c == "local" for c in connections)
+
+
+class StrategyModule(MitogenMixin, LinearStrategy):
+    """Chooses per play: Mitogen's linear strategy when the play is local only, else linear."""
+
+    _protea_mitogen = False
+
+    def _play_connections(self, iterator):
+        play = iterator._play
+        for host in self._inventory.get_hosts(play.hosts):
+            variables = self._variable_manager.get_vars(play=play, host=host, include_hostvars=False)
+            yield variables.get("ansible_connection", play.connection or "ssh")
+
+    def run(self, iterator, play_context):
+        self._protea_mitogen = HAS_MITOGEN and _all_local(self._play_connections(iterator))
+        if self._protea_mitogen:
+            return MitogenMixin.run(self, iterator, play_context)
+        return LinearStrategy.run(self, iterator, play_context)
+
+    def _queue_task(self, host, task, task_vars, play_context):
+        if self._protea_mitogen:
+            return MitogenMixin._queue_task(self, host, task, task_vars, play_context)
+        return LinearStrategy._queue_task(self, host, task, task_vars, play_context)
+
+    def _execute_meta(self, task, play_context, iterator, target_host):
+        if self._protea_mitogen:
+            return MitogenMixin._execute_meta(self, task, play_context, iterator, target_host)
+        return LinearStrategy._execute_meta(self, task, play_context, iterator, target_host)

@@ -11,7 +11,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: acm_certificate_request
 short_description: Request a DNS-validated ACM certificate once and return its validation records
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Looks for a certificate with the same domain name, the same set of subject alternative names
     and the same C(Name) tag (pending or issued); requests one (DNS validation) only when none exists.

@@ -16,7 +16,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: apt_lists
 short_description: Make sure apt has current package lists, judged by their content
-version_added: 1.1.0
+version_added: 0.1.0
 description:
   - Refreshes the package lists (C(apt-get update)) when a configured suite has no package
     index on disk, when this module has never refreshed them on this host, or when its last

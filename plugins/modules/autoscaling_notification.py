@@ -12,7 +12,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: autoscaling_notification
 short_description: Send an Auto Scaling group's launch/terminate notifications to an SNS topic
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Sets which notification types an Auto Scaling group publishes to one SNS topic, comparing
     with DescribeNotificationConfigurations first so a second run changes nothing.

@@ -11,7 +11,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: backup_vault_notifications
 short_description: Send a backup vault's job events to an SNS topic
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Sets which backup/restore/copy job events of a vault are published to an SNS topic,
     comparing with GetBackupVaultNotifications first so a second run changes nothing.

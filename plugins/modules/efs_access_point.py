@@ -11,7 +11,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: efs_access_point
 short_description: Create, converge or delete an EFS access point
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Finds the access point of O(file_system_id) whose C(Name) tag is O(name).
   - Access points cannot be modified in place (only their tags). When the POSIX user or

@@ -11,7 +11,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: efs_backup_policy
 short_description: Turn EFS automatic backups on or off
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Sets the backup policy of an EFS file system (automatic daily backups by AWS Backup
     into the account's default vault), reading it first so a second run changes nothing.

@@ -12,7 +12,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: run_lock
 short_description: Take or release an environment's run lock (an SSM parameter)
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - V(present) creates the parameter with PutParameter(Overwrite=false), which AWS lets
     exactly one caller do. The value names the holder (who, where, which playbook, since when,

@@ -12,7 +12,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: ses_domain_settings
 short_description: Easy DKIM, MAIL FROM domain and an event-publishing configuration set for an SES domain
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Reads each setting first and changes only what differs, so a second run changes nothing.
   - Returns the three Easy DKIM tokens (for the C(<token>._domainkey) CNAME records).

@@ -105,7 +105,7 @@ def _single_box(c: dict[str, Any], prices: dict[str, Any]) -> dict[str, Any]:
 
 def _smaller(name: str, available: dict[str, Any]) -> str | None:
     """The next smaller size of the same family that has a price, e.g. t3.small -> t3.micro."""
-    head, _, size = name.rpartition(".")
+    head, size = name.rpartition(".")[::2]
     if size not in SIZES:
         return None
     for smaller in reversed(SIZES[:SIZES.index(size)]):

@@ -72,13 +72,13 @@ def rds_engine_version_request(wanted, running, engine):
     if not running or running == "0":
         return str(wanted).strip()
     running_major = _major_or_fail(running, engine, "rds_engine_version_request (running version)")
-    key = lambda v: [int(p) for p in v.split(".")]  # noqa: E731 - dotted numbers only, checked above
     if running_major == wanted_major:
         wanted_parts, running_parts = _parts(wanted), _parts(running)
-        if wanted_parts == key(wanted_major) or running_parts >= wanted_parts:
+        if wanted_parts == _parts(wanted_major) or running_parts >= wanted_parts:
             return running
         return str(wanted).strip()
-    if key(running_major) > key(wanted_major):
+    # Both majors passed _major_or_fail: dotted numbers, so _parts gives lists to compare.
+    if _parts(running_major) > _parts(wanted_major):
         return running
     return str(wanted).strip()
 

@@ -106,7 +106,7 @@ def stack_report(described: Any, site_names: Any, ssh_user: str = "admin", deleg
     bastions = [i for i in d.get("instances", []) if i.get("component") == "bastion"]
     if bastions:
         out.append("  Bastions: " + ", ".join(f"{b.get('public_ip') or b['private_ip']} ({b['id']}, {b['availability_zone']})"
-                                             for b in bastions))
+                                              for b in bastions))
         in_service = set(group.get("in_service", []))
         web = next((i for i in d.get("instances", []) if i["id"] in in_service and i.get("private_ip")), None)
         jump = bastions[0].get("public_ip") or bastions[0]["private_ip"]

@@ -394,9 +394,8 @@ class Teardown:
                 self.deleted.extend(f"alarm {name} ({region})" for name in chunk)
                 if not self.module.check_mode:
                     cw.delete_alarms(aws_retry=True, AlarmNames=chunk)
-            dashboards = [d["DashboardName"] for d in cw.list_dashboards(aws_retry=True,
-                                                                          DashboardNamePrefix=self.prefix).get("DashboardEntries", [])
-                          if d["DashboardName"] == self.prefix]
+            listed = cw.list_dashboards(aws_retry=True, DashboardNamePrefix=self.prefix).get("DashboardEntries", [])
+            dashboards = [d["DashboardName"] for d in listed if d["DashboardName"] == self.prefix]
             if dashboards:
                 self.delete("dashboard", self.prefix, region, cw.delete_dashboards, aws_retry=True, DashboardNames=dashboards)
             self._event_subscriptions(region)
@@ -502,8 +501,7 @@ class Teardown:
 
     def _db_backups(self, rds, db):
         """Snapshots and retained automated backups of the database: kept, or deleted."""
-        snapshots = [s for s in rds.describe_db_snapshots(aws_retry=True, DBInstanceIdentifier=db,
-                                                          SnapshotType="manual")["DBSnapshots"]]
+        snapshots = rds.describe_db_snapshots(aws_retry=True, DBInstanceIdentifier=db, SnapshotType="manual")["DBSnapshots"]
         for snap in snapshots:
             name = snap["DBSnapshotIdentifier"]
             if self.keep:

@@ -100,7 +100,6 @@ def build(src, exclude):
     return buf.getvalue(), files
 
 
-
 def main():
     module = AnsibleModule(
         argument_spec=dict(

@@ -97,6 +97,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
+
 def _pages(client, operation, key, **params):
     return client.get_paginator(operation).paginate(**params).build_full_result().get(key, [])
 

@@ -82,7 +82,9 @@ described:
     The describe results, trimmed: vpc, subnets (id, cidr_block, availability_zone, tier), nat_gateways, security_groups
     (with ingress rules: protocol, ports, group ids, CIDRs, prefix list ids), instances (id, component, subnet_id,
     availability_zone, private_ip, public_ip), database (with its endpoint), mount_targets, load_balancer,
-    auto_scaling_group (with the image it launches), zone (name servers), distribution (origins' domain names, and what an origin's alias record in the zone points at), topics (subscriptions' protocols; function ARNs), alarms (name, region, topic ARNs), vaults (name, topic ARN).
+    auto_scaling_group (with the image it launches), zone (name servers), distribution (origins' domain names,
+    and what an origin's alias record in the zone points at), topics (subscriptions' protocols; function ARNs),
+    alarms (name, region, topic ARNs), vaults (name, topic ARN).
   returned: always
   type: dict
 """

@@ -353,6 +353,8 @@ class Reconciler(threading.Thread):
     # ---- one pass
     def tick(self) -> None:
         with self.lock:
+            # Databases ready before this pass are in every ready instance's /etc/hosts after it.
+            ready_dbs = [rec for rec in self.dbs.values() if rec["phase"] == "ready"]
             wanted: dict[str, tuple[Any, Any]] = {}
             for backend in ec2_backends():
                 for inst in list(backend.all_instances()):
@@ -378,6 +380,8 @@ class Reconciler(threading.Thread):
                         log(traceback.format_exc())
                     if rec is None and n < 30:
                         podman("rm", "-f", "-t", "0", PREFIX + iid, check=False)
+            for db_rec in ready_dbs:
+                db_rec["resolvable"] = True
             wanted_vpcs = {inst.vpc_id for _b, inst in wanted.values()}
             phases = [self._reconcile_dbs, self._reconcile_gateways, self._reconcile_filters,
                       lambda: self._gc_networks(wanted_vpcs)]

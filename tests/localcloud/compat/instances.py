@@ -81,6 +81,32 @@ def _reconciler() -> Any:
     return instances.RECONCILER
 
 
+def db_reachable(reconciler: Any, db: Any) -> bool:
+    """False while the instances of the database's VPC cannot reach it yet: its container is being
+    built or is booting, or their /etc/hosts lack its endpoint. True where no instance runs in the VPC
+    (nothing could connect; moto's status stands) and outside instance mode."""
+    group = getattr(db, "db_subnet_group", None)
+    if reconciler is None or group is None or not reconciler._vpc_networks(group.vpc_id):
+        return True
+    rec = reconciler.dbs.get(db.db_instance_identifier)
+    return rec is not None and rec.get("phase") == "ready" and bool(rec.get("resolvable"))
+
+
+def _apply_rds_creating_until_reachable() -> None:
+    from moto.rds.models import DBInstance
+
+    def get(self):  # type: ignore[no-untyped-def]
+        status = self.__dict__.get("_lc_status", "available")
+        if status == "available" and not db_reachable(_reconciler(), self):
+            return "creating"
+        return status
+
+    def put(self, value):  # type: ignore[no-untyped-def]
+        self.__dict__["_lc_status"] = value
+
+    DBInstance.status = property(get, put)  # type: ignore[attr-defined]
+
+
 def _apply_create_image_commit() -> None:
     from moto.ec2.exceptions import EC2ClientError
     from moto.ec2.models.amis import AmiBackend
@@ -387,6 +413,19 @@ PATCHES = [
         doc="Amazon VPC User Guide, Security groups / Security group rules: "
         "https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html",
         apply=_apply_security_groups,
+        instances=True,
+    ),
+    Patch(
+        name="instances-rds-creating-until-reachable",
+        api="rds:CreateDBInstance, DescribeDBInstances (DBInstanceStatus)",
+        moto_does="Reports a new DB instance `available` at once; here its database container may still be "
+        "building or booting, and the instances of its VPC may not resolve its endpoint yet.",
+        aws_does="Reports `creating` (then `backing-up`) until the database accepts connections at its "
+        "endpoint, whose name resolves in the VPC; `available` only then. Here `creating` until the database "
+        "container is ready and every running instance of the VPC resolves the endpoint.",
+        doc="Amazon RDS User Guide, Viewing Amazon RDS DB instance status: "
+        "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/accessing-monitoring.html",
+        apply=_apply_rds_creating_until_reachable,
         instances=True,
     ),
     Patch(

@@ -82,6 +82,46 @@ def test_efs_put_backup_policy_without_patch(stock_emulator):
     assert _http_status(efs.put_backup_policy, FileSystemId=fs, BackupPolicy={"Status": "ENABLED"}) >= 400
 
 
+def test_efs_replication(clean_emulator):
+    import time
+
+    efs, fs = _fs(clean_emulator)
+    dr = clean_emulator.client("efs", region="eu-west-1")
+    key = clean_emulator.client("kms", region="eu-west-1").create_key()["KeyMetadata"]["Arn"]
+    assert _error(efs.describe_replication_configurations, FileSystemId=fs) == "ReplicationNotFound"
+    out = efs.create_replication_configuration(SourceFileSystemId=fs, Destinations=[{"Region": "eu-west-1", "KmsKeyId": key}])
+    dest = out["Destinations"][0]
+    assert (out["SourceFileSystemId"], dest["Region"], dest["Status"]) == (fs, "eu-west-1", "ENABLING")
+    replica = dr.describe_file_systems(FileSystemId=dest["FileSystemId"])["FileSystems"][0]
+    assert (replica["Encrypted"], replica["KmsKeyId"]) == (True, key)
+    assert replica["FileSystemProtection"] == {"ReplicationOverwriteProtection": "REPLICATING"}
+    # One configuration per file system, source or destination.
+    assert _error(efs.create_replication_configuration, SourceFileSystemId=fs,
+                  Destinations=[{"Region": "af-south-1"}]) == "ValidationException"
+    assert _error(dr.create_replication_configuration, SourceFileSystemId=dest["FileSystemId"],
+                  Destinations=[{"Region": "af-south-1"}]) == "ValidationException"
+    assert _error(efs.delete_file_system, FileSystemId=fs) == "FileSystemInUse"
+    time.sleep(1.1)
+    for client, ident in ((efs, fs), (dr, dest["FileSystemId"])):  # from either Region
+        got = client.describe_replication_configurations(FileSystemId=ident)["Replications"]
+        assert [(r["SourceFileSystemId"], r["Destinations"][0]["Status"]) for r in got] == [(fs, "ENABLED")]
+        assert got[0]["Destinations"][0]["LastReplicatedTimestamp"]
+    assert _error(efs.describe_replication_configurations, FileSystemId="fs-00000000") == "FileSystemNotFound"
+    efs.delete_replication_configuration(SourceFileSystemId=fs)
+    assert _error(efs.describe_replication_configurations, FileSystemId=fs) == "ReplicationNotFound"
+    assert _error(efs.delete_replication_configuration, SourceFileSystemId=fs) == "ReplicationNotFound"
+    replica = dr.describe_file_systems(FileSystemId=dest["FileSystemId"])["FileSystems"][0]
+    assert replica["FileSystemProtection"] == {"ReplicationOverwriteProtection": "ENABLED"}  # writable again
+    efs.delete_file_system(FileSystemId=fs)
+
+
+def test_efs_replication_without_patch(stock_emulator):
+    efs, fs = _fs(stock_emulator)
+    assert "efs-replication" in stock_emulator.info["disabled"]
+    assert _http_status(efs.create_replication_configuration, SourceFileSystemId=fs,
+                        Destinations=[{"Region": "eu-west-1"}]) >= 400
+
+
 # --- AWS Backup ------------------------------------------------------------------------------
 def test_backup_vault_missing_is_access_denied(clean_emulator):
     backup = clean_emulator.client("backup")

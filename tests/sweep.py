@@ -95,7 +95,8 @@ def environment_resources(emu, project: str, environment: str, regions: list[str
         efs = c("efs")
         for f in efs.describe_file_systems()["FileSystems"]:
             if ours(f.get("Tags")) and f["LifeCycleState"] not in ("deleted", "deleting"):
-                found.add(("file system", f["FileSystemId"], region))
+                replica = any(t["Key"] == "Component" and t["Value"] == "efs-replica" for t in f.get("Tags") or [])
+                found.add(("efs replica" if replica else "file system", f["FileSystemId"], region))
         backup = c("backup")
         for v in backup.list_backup_vaults()["BackupVaultList"]:
             if ours(backup.list_tags(ResourceArn=v["BackupVaultArn"])["Tags"]):
@@ -175,7 +176,7 @@ def environment_resources(emu, project: str, environment: str, regions: list[str
 
 # What destroy.yml keeps unless destroy_delete_backups is set (the report names each).
 KEPT_BY_DEFAULT = frozenset({"db snapshot", "db automated backups", "backup vault", "recovery point", "kms key",
-                             "ssm parameter", "log group", "bucket"})
+                             "ssm parameter", "log group", "bucket", "efs replica"})
 REPORT_TASK = "Destroy | Report what was removed and what was kept"
 
 

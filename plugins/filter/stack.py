@@ -113,7 +113,7 @@ def _one(items, what, names):
 
 def stack_discovered(found, names):
     """The protea_stack fact from read-only describe calls (role stack), `found` holding their
-    results: caller (aws_caller_info), vpcs, subnets, security_groups, file_systems (efs_info),
+    results: caller (aws_caller_info), vpcs, subnets, security_groups, file_systems (efs_info, plus replica),
     distributions (cloudfront_distribution_info's list), target_groups (elb_target_group_info)
     and load_balancers (elb_application_lb_info). What does not exist yet is empty,
     never an error: the consumer that needs it says which tier to run first."""
@@ -142,6 +142,9 @@ def stack_discovered(found, names):
         "security_group_ids": {tier: by_name.get(name, "") for tier, name in names["security_groups"].items()},
         "efs_id": efs_id,
         "efs_dns_name": str(efs.get("filesystem_address", "")).removesuffix(":/"),
+        # The efs role's replica (EFS replication), when the file system is its source.
+        "efs_replica_id": str((efs.get("replica") or {}).get("file_system_id", "")),
+        "efs_replica_region": str((efs.get("replica") or {}).get("region", "")),
         "distribution_id": distribution_id,
         "distribution_domain_name": distribution.get("DomainName", ""),
     }

@@ -22,8 +22,8 @@ description:
   - Finds the resources of one part (O(part)) of an environment by its tags and the stack contract's names, and
     deletes them in dependency order, waiting where a later step needs the earlier one gone.
   - With O(keep_backups) (the default) the final RDS snapshot, the RDS automated backups, the backup vaults with
-    their recovery points, the log buckets and log groups, the KMS keys that encrypt them and the database's
-    stored passwords are kept and listed in RV(kept).
+    their recovery points, the file system's replica (EFS replication), the log buckets and log groups, the KMS
+    keys that encrypt them and the database's stored passwords are kept and listed in RV(kept).
   - What is already gone is not an error, so a teardown after a partial deploy works and a second one changes
     nothing. Supports check mode (lists what would be deleted).
 options:
@@ -35,7 +35,9 @@ options:
         configuration set, log buckets.
       - C(alerting) is alarms, dashboard, RDS event subscriptions, SNS topics, Lambda functions, queues, log groups.
       - C(data) is the database (final snapshot), its subnet and parameter groups, and the file system (after a
-        final on-demand backup into the vault when O(keep_backups)).
+        final on-demand backup into the vault when O(keep_backups)); its replication is ended first and its replica
+        (tagged C(Component=efs-replica), found in O(regions) and where the replication pointed) deleted only
+        without O(keep_backups).
       - C(backup) is the backup plans and, without O(keep_backups), the vaults and their recovery points.
       - C(network) is the VPC and everything in it, and the Elastic IPs.
       - C(identity) is IAM roles, instance profiles, users and policies, SSM parameters and KMS keys.
@@ -154,6 +156,13 @@ def tags_of(items, key="Key", value="Value"):
     if isinstance(items, dict):
         return items
     return {t.get(key, t.get("key")): t.get(value, t.get("value")) for t in items or []}
+
+
+def is_replica(fs):
+    """A replica the efs role made (EFS replication): its Component tag (the efs role's
+    efs_replication_tags), or a file system EFS still replicates into."""
+    protection = (fs.get("FileSystemProtection") or {}).get("ReplicationOverwriteProtection")
+    return tags_of(fs.get("Tags")).get("Component") == "efs-replica" or protection == "REPLICATING"
 
 
 class Teardown:
@@ -525,24 +534,73 @@ class Teardown:
 
     def _file_systems(self):
         efs = self.client("efs")
-        for fs in efs.describe_file_systems(aws_retry=True)["FileSystems"]:
-            if not self.ours(fs.get("Tags")) or fs["LifeCycleState"] in ("deleting", "deleted"):
-                continue
+        mine = [fs for fs in efs.describe_file_systems(aws_retry=True)["FileSystems"]
+                if self.ours(fs.get("Tags")) and fs["LifeCycleState"] not in ("deleting", "deleted")]
+        # EFS refuses to delete a member of a replication: end each replication first. The replica
+        # is the file system's data (kept with keep_backups, like the final backup).
+        replicas = {}
+        for fs in mine:
+            replicas.update(self._end_replication(efs, fs["FileSystemId"]))
+        for fs in mine:
             fs_id = fs["FileSystemId"]
+            if is_replica(fs) or fs_id in replicas:
+                continue
             if self.keep and self.params["final_backup"]:
                 self._final_backup(fs)
-            for point in efs.describe_access_points(aws_retry=True, FileSystemId=fs_id).get("AccessPoints", []):
-                self.delete("EFS access point", point["AccessPointId"], self.region, efs.delete_access_point,
-                            aws_retry=True, AccessPointId=point["AccessPointId"])
-            targets = efs.describe_mount_targets(aws_retry=True, FileSystemId=fs_id)["MountTargets"]
-            for target in targets:
-                self.delete("EFS mount target", target["MountTargetId"], self.region, efs.delete_mount_target,
-                            aws_retry=True, MountTargetId=target["MountTargetId"])
-            if targets:
-                self.wait(f"the mount targets of {fs_id} to be deleted", lambda: not efs.describe_mount_targets(
-                    aws_retry=True, FileSystemId=fs_id)["MountTargets"])
-            self.delete("file system", fs_id, self.region, efs.delete_file_system, aws_retry=True, FileSystemId=fs_id)
-            self.wait(f"the file system {fs_id} to be deleted", lambda: not self._efs_exists(efs, fs_id))
+            self._delete_file_system(efs, fs_id, self.region)
+        self._replicas(replicas)
+
+    def _end_replication(self, efs, fs_id):
+        """Delete the replication the file system is the source of; {replica id: its region}."""
+        try:
+            found = efs.describe_replication_configurations(aws_retry=True, FileSystemId=fs_id)["Replications"]
+        except is_boto3_error_code("ReplicationNotFound"):
+            return {}
+        ends = {d["FileSystemId"]: d["Region"] for r in found if r.get("SourceFileSystemId") == fs_id
+                for d in r.get("Destinations") or []}
+        for replica, region in ends.items():
+            self.delete("EFS replication", f"{fs_id} -> {replica} ({region})", self.region,
+                        efs.delete_replication_configuration, aws_retry=True, SourceFileSystemId=fs_id)
+            self.wait(f"the replication of {fs_id} to end", lambda: not self._replicating(efs, fs_id))
+        return ends
+
+    def _replicating(self, efs, fs_id):
+        try:
+            return bool(efs.describe_replication_configurations(aws_retry=True, FileSystemId=fs_id)["Replications"])
+        except is_boto3_error_code(("ReplicationNotFound", "FileSystemNotFound")):
+            return False
+
+    def _replicas(self, known):
+        """The file systems' replicas (tagged Component=efs-replica, in every region, or just
+        released by _end_replication): kept with keep_backups, else deleted."""
+        regions = list(dict.fromkeys(self.regions + list(known.values())))
+        for region in regions:
+            efs = self.client("efs", region)
+            for fs in efs.describe_file_systems(aws_retry=True)["FileSystems"]:
+                fs_id = fs["FileSystemId"]
+                if fs["LifeCycleState"] in ("deleting", "deleted") or not self.ours(fs.get("Tags")):
+                    continue
+                if not (is_replica(fs) or known.get(fs_id) == region):
+                    continue
+                if self.keep:
+                    self.keep_it("EFS replica", fs_id, region, "keep_backups: the file system's replica holds its data "
+                                 "(set destroy_delete_backups to delete it)")
+                    continue
+                self._delete_file_system(efs, fs_id, region)
+
+    def _delete_file_system(self, efs, fs_id, region):
+        for point in efs.describe_access_points(aws_retry=True, FileSystemId=fs_id).get("AccessPoints", []):
+            self.delete("EFS access point", point["AccessPointId"], region, efs.delete_access_point,
+                        aws_retry=True, AccessPointId=point["AccessPointId"])
+        targets = efs.describe_mount_targets(aws_retry=True, FileSystemId=fs_id)["MountTargets"]
+        for target in targets:
+            self.delete("EFS mount target", target["MountTargetId"], region, efs.delete_mount_target,
+                        aws_retry=True, MountTargetId=target["MountTargetId"])
+        if targets:
+            self.wait(f"the mount targets of {fs_id} to be deleted", lambda: not efs.describe_mount_targets(
+                aws_retry=True, FileSystemId=fs_id)["MountTargets"])
+        self.delete("file system", fs_id, region, efs.delete_file_system, aws_retry=True, FileSystemId=fs_id)
+        self.wait(f"the file system {fs_id} to be deleted", lambda: not self._efs_exists(efs, fs_id))
 
     def _efs_exists(self, efs, fs_id):
         try:

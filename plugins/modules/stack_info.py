@@ -74,7 +74,7 @@ found:
       description: The environment's security groups (group_name, group_id, vpc_id).
       type: list
     file_systems:
-      description: The file system by its creation token (file_system_id, filesystem_address).
+      description: The file system by its creation token (file_system_id, filesystem_address, replica {file_system_id, region}).
       type: list
     distributions:
       description: Distributions by id (Id, Comment, DomainName).
@@ -127,11 +127,25 @@ def _network(ec2, names, tags):
     return found
 
 
+def _replica(efs, fs_id):
+    """The destination of the file system's replication, when it is the source of one."""
+    try:
+        found = efs.describe_replication_configurations(aws_retry=True, FileSystemId=fs_id)["Replications"]
+    except is_boto3_error_code("ReplicationNotFound"):
+        return {}
+    for rep in found:
+        for dest in rep.get("Destinations") or []:
+            if rep.get("SourceFileSystemId") == fs_id:
+                return {"file_system_id": dest.get("FileSystemId", ""), "region": dest.get("Region", "")}
+    return {}
+
+
 def _file_systems(efs, names, region):
     # By creation token, as the efs role creates it; the address as efs_info reports it.
     systems = _pages(efs, "describe_file_systems", "FileSystems", CreationToken=names["efs"])
     return [{"file_system_id": f["FileSystemId"],
-             "filesystem_address": f"{f['FileSystemId']}.efs.{region}.amazonaws.com:/"} for f in systems]
+             "filesystem_address": f"{f['FileSystemId']}.efs.{region}.amazonaws.com:/",
+             "replica": _replica(efs, f["FileSystemId"])} for f in systems]
 
 
 def _distributions(cloudfront):

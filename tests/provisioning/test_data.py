@@ -382,6 +382,7 @@ BAD = [
     ("copy_region_same", {"backup_copy_region": "af-south-1"}, "backup_copy_region 'af-south-1' is not another known AWS region"),
     ("copy_region_typo", {"backup_copy_region": "eu-west1"}, "backup_copy_region 'eu-west1' is not another known AWS region"),
     ("efs_ia_days", {"efs_transition_to_ia": "45"}, "efs_transition_to_ia '45' is not one of 7, 14, 30, 60, 90, None"),
+    ("efs_replica_region", {"efs_replication_region": "eu-west1"}, "efs_replication_region 'eu-west1' is not a known AWS region"),
     ("vault_lock_mode", {"backup_vault_lock_mode": "legal-hold"}, "backup_vault_lock_mode 'legal-hold' is not a Vault Lock mode"),
     ("vault_lock_min_above_retention", {"backup_vault_lock_min_retention_days": 40},
      "backup_vault_lock_min_retention_days '40' does not fit backup_retention_days '35' (the locked vault would refuse every daily backup)"),

@@ -72,7 +72,8 @@ def test_discovery_publishes_what_exists_and_empty_for_the_rest():
     caller = {"account": "123456789012", "arn": "arn:aws-cn:iam::123456789012:user/deployer"}
     groups = [{"group_name": "shopper-local-web", "group_id": "sg-w", "vpc_id": "vpc-1"},
               {"group_name": "shopper-local-rds", "group_id": "sg-other", "vpc_id": "vpc-2"}]  # another VPC's
-    file_systems = [{"file_system_id": "fs-1", "filesystem_address": "fs-1.efs.af-south-1.amazonaws.com:/"}]
+    file_systems = [{"file_system_id": "fs-1", "filesystem_address": "fs-1.efs.af-south-1.amazonaws.com:/",
+                     "replica": {"file_system_id": "fs-r", "region": "eu-west-1"}}]
     mine = {"Id": "E1", "DomainName": "d1.cloudfront.net", "Comment": "shopper-local site"}
     distributions = {"E1": mine, "shopper.example": mine,  # keyed by id and by alias
                      "E2": {"Id": "E2", "DomainName": "d2.cloudfront.net", "Comment": "someone else's"}}
@@ -86,6 +87,7 @@ def test_discovery_publishes_what_exists_and_empty_for_the_rest():
                      "public_subnet_ids": ["s-p"], "private_subnet_ids": [],
                      "security_group_ids": {"alb": "", "bastion": "", "web": "sg-w", "rds": "", "efs": ""},
                      "efs_id": "fs-1", "efs_dns_name": "fs-1.efs.af-south-1.amazonaws.com",
+                     "efs_replica_id": "fs-r", "efs_replica_region": "eu-west-1",
                      "distribution_id": "E1", "distribution_domain_name": "d1.cloudfront.net",
                      "target_group_arn": "arn:tg", "alb_arn": "arn:alb", "alb_dns_name": "alb.example", "alb_zone_id": "Z1",
                      # published by their producers, never discovered
@@ -93,7 +95,8 @@ def test_discovery_publishes_what_exists_and_empty_for_the_rest():
                      "ses_dkim_tokens": [], "slack_function_arns": {}}
     empty = stack_discovered({"caller": caller}, names)
     assert (empty["vpc_id"], empty["public_subnet_ids"], set(empty["security_group_ids"].values()),
-            empty["efs_id"], empty["distribution_id"], empty["target_group_arn"]) == ("", [], {""}, "", "", "")
+            empty["efs_id"], empty["distribution_id"], empty["target_group_arn"], empty["efs_replica_id"]) == (
+        "", [], {""}, "", "", "", "")
 
 
 def test_two_vpcs_with_the_stacks_name_are_refused():

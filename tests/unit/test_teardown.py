@@ -57,3 +57,13 @@ def test_only_resources_with_every_tag_of_the_environment_are_its(tags, expect):
     if isinstance(tags, list) and tags and "TagKey" in tags[0]:
         tags = module.tags_of(tags, "TagKey", "TagValue")
     assert teardown.ours(tags) is expect
+
+
+@pytest.mark.parametrize("fs,expect", [
+    ({"Tags": [{"Key": "Component", "Value": "efs-replica"}]}, True),
+    ({"Tags": [{"Key": "Component", "Value": "efs"}], "FileSystemProtection": {"ReplicationOverwriteProtection": "REPLICATING"}}, True),
+    ({"Tags": [{"Key": "Component", "Value": "efs"}], "FileSystemProtection": {"ReplicationOverwriteProtection": "ENABLED"}}, False),
+    ({}, False),
+])
+def test_a_replica_is_told_from_the_file_system_it_copies(fs, expect):
+    assert module.is_replica(fs) is expect

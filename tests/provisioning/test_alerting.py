@@ -61,6 +61,9 @@ def _seed_other_tiers(emu) -> dict:
     emu.client("sns").create_topic(Name=f"{P}-ses-events")
     # The data tier's file system (efs role: Name tag) and the edge tier's distribution (its comment).
     efs = emu.client("efs").create_file_system(CreationToken=f"{P}-efs", Tags=[{"Key": "Name", "Value": f"{P}-efs"}])
+    # Its replica (efs role, EFS replication): role stack discovers it for the lag alarm.
+    replica = emu.client("efs").create_replication_configuration(
+        SourceFileSystemId=efs["FileSystemId"], Destinations=[{"Region": "eu-west-1"}])["Destinations"][0]["FileSystemId"]
     cf = emu.client("cloudfront").create_distribution(DistributionConfig={
         "CallerReference": P, "Comment": f"{P} site", "Enabled": True,
         "Origins": {"Quantity": 1, "Items": [{"Id": "alb", "DomainName": "origin.shopper.example.com",
@@ -69,7 +72,7 @@ def _seed_other_tiers(emu) -> dict:
         "DefaultCacheBehavior": {"TargetOriginId": "alb", "ViewerProtocolPolicy": "redirect-to-https",
                                  "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"}})["Distribution"]
     return {"alb": lb["LoadBalancerArn"].split(":loadbalancer/")[1], "tg": tg["TargetGroupArn"].split(":")[-1],
-            "bastion": bastion["InstanceId"], "efs": efs["FileSystemId"], "cf": cf["Id"]}
+            "bastion": bastion["InstanceId"], "efs": efs["FileSystemId"], "replica": replica, "cf": cf["Id"]}
 
 
 def _topics(emu) -> list[str]:
@@ -242,7 +245,8 @@ def test_alarms_watch_the_platform_and_notify_the_alarms_topic(stack):
     expected = {f"{P}-{n}" for n in (
         "alb-5xx-rate", "alb-target-response-time", "alb-unhealthy-hosts", "asg-in-service", "ec2-cpu",
         "agent-memory", "agent-disk", "rds-cpu", "rds-free-storage", "rds-freeable-memory", "rds-connections",
-        "efs-io-limit", f"bastion-status-{t['bastion']}", "slack-notifier-errors", "slack-notifier-dlq")}
+        "efs-io-limit", "efs-replication-lag", f"bastion-status-{t['bastion']}", "slack-notifier-errors",
+        "slack-notifier-dlq")}
     assert set(alarms) == expected
     topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:{P}-alarms"
     for alarm in alarms.values():
@@ -256,6 +260,11 @@ def test_alarms_watch_the_platform_and_notify_the_alarms_topic(stack):
     assert dims("asg-in-service") == {"AutoScalingGroupName": f"{P}-web"}
     assert dims("rds-cpu") == {"DBInstanceIdentifier": f"{P}-db"}
     assert dims("efs-io-limit") == {"FileSystemId": stack.targets["efs"]}
+    # EFS replication lag: the source and its replica, above AWS's 15-minute RPO, silence counts.
+    assert dims("efs-replication-lag") == {"FileSystemId": t["efs"], "DestinationFileSystemId": t["replica"]}
+    lag = alarms[f"{P}-efs-replication-lag"]
+    assert (lag["Namespace"], lag["MetricName"], lag["Statistic"], lag["ComparisonOperator"], lag["Threshold"],
+            lag["TreatMissingData"]) == ("AWS/EFS", "TimeSinceLastSync", "Maximum", "GreaterThanThreshold", 900.0, "breaching")
     assert dims(f"bastion-status-{t['bastion']}") == {"InstanceId": t["bastion"]}
     assert (alarms[f"{P}-agent-memory"]["Namespace"], alarms[f"{P}-agent-memory"]["MetricName"]) == ("CWAgent", "mem_used_percent")
     free = alarms[f"{P}-rds-free-storage"]

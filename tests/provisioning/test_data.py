@@ -29,7 +29,8 @@ DR_REGION = "eu-west-1"
 # static one too (AWS refuses to apply those immediately).
 EXTRA_PARAMETERS = {"log_min_duration_statement": 500, "shared_preload_libraries": "pg_stat_statements"}
 # RDS is in the backup plan by default (backup_include_rds): not set here.
-OPTIONS = {"backup_copy_region": DR_REGION, "rds_extra_parameters": EXTRA_PARAMETERS}
+# The file system's replica in the DR region too (default: protea_region), so its KMS key is the DR region's.
+OPTIONS = {"backup_copy_region": DR_REGION, "rds_extra_parameters": EXTRA_PARAMETERS, "efs_replication_region": DR_REGION}
 
 
 def flat(text: str) -> str:
@@ -231,6 +232,30 @@ def test_efs_file_system(stack):
     assert point["PosixUser"] == {"Uid": 1001, "Gid": 1001}
     assert point["RootDirectory"] == {
         "Path": "/shopper", "CreationInfo": {"OwnerUid": 1001, "OwnerGid": 1001, "Permissions": "0750"}}
+
+
+def test_efs_replicates_to_a_replica_in_the_chosen_region(stack):
+    efs = stack.client("efs")
+    fs_id = [f for f in efs.describe_file_systems()["FileSystems"] if f["CreationToken"] == f"{NAME}-efs"][0]["FileSystemId"]
+    reps = efs.describe_replication_configurations(FileSystemId=fs_id)["Replications"]
+    assert [r["SourceFileSystemId"] for r in reps] == [fs_id]
+    dest = reps[0]["Destinations"]
+    assert [d["Region"] for d in dest] == [DR_REGION]
+    dr = stack.client("efs", region=DR_REGION)
+    replica = dr.describe_file_systems(FileSystemId=dest[0]["FileSystemId"])["FileSystems"][0]
+    # Encrypted with the role's key of the DR region (a KMS key never leaves its region), read only.
+    assert replica["Encrypted"] is True
+    assert replica["KmsKeyId"] == stack.client("kms", region=DR_REGION).describe_key(
+        KeyId=f"alias/{NAME}-efs")["KeyMetadata"]["Arn"]
+    assert replica["FileSystemProtection"] == {"ReplicationOverwriteProtection": "REPLICATING"}
+    tags = {t["Key"]: t["Value"] for t in dr.list_tags_for_resource(ResourceId=replica["FileSystemId"])["Tags"]}
+    assert (tags["Component"], tags["Name"], tags["Project"], tags["Environment"]) == (
+        "efs-replica", f"{NAME}-efs-replica", "shopper", "local")
+    assert "Backup" not in tags, "the backup plan selects the source only"
+    # One replication, made by the first converge; the second and --check found it in place.
+    assert len([f for f in dr.describe_file_systems()["FileSystems"] if f["FileSystemId"] == replica["FileSystemId"]]) == 1
+    for run in (stack.second, stack.check):
+        assert "Replicate the file system to eu-west-1" in run.stdout, run.explain()
 
 
 def test_backup_vault_plan_and_selection(stack):
@@ -551,6 +576,12 @@ def test_destroy_removes_the_data_tier_and_keeps_what_a_restore_needs(stack):
     assert f"backup vault {NAME} ({len(points)} recovery points)" in report, report
     assert {i for k, i, _ in left if k == "ssm parameter"} == {PASSWORD}, sorted(left)
     assert not [k for k, _, _ in left if k in ("db instance", "file system", "vpc")]
+    # The replication ended before the source went; the replica is kept (data), writable now.
+    replicas = [(i, r) for k, i, r in left if k == "efs replica"]
+    assert [r for _, r in replicas] == [DR_REGION], sorted(left)
+    assert "EFS replication fs-" in report and f"EFS replica {replicas[0][0]} ({DR_REGION})" in report, report
+    replica = stack.client("efs", region=DR_REGION).describe_file_systems(FileSystemId=replicas[0][0])["FileSystems"][0]
+    assert replica["FileSystemProtection"] == {"ReplicationOverwriteProtection": "ENABLED"}
     again = destroy(stack.emu, {"destroy_confirm": "local"}, REGIONS)
     assert again.rc == 0 and again.changed == 0, again.explain()
     assert "shopper-local: nothing left to remove" in destroy_report(again)

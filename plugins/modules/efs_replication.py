@@ -11,7 +11,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: efs_replication
 short_description: Replicate an EFS file system to a new file system in a Region of choice
-version_added: 1.0.0
+version_added: 0.1.0
 description:
   - Converges the replication configuration of an EFS file system. With O(state=present) and no
     configuration yet, EFS creates the destination file system (read only while replicated) in

@@ -16,7 +16,7 @@ CONFIG_KEYS = (
     "web_instance_type", "web_desired", "web_max", "web_volume_gb", "db_engine", "db_instance_class",
     "db_multi_az", "db_storage_gb", "efs_gb", "cloudfront_gb", "cloudfront_requests", "edge_price_class",
     "nat_gb", "alb_lcu", "ses_emails", "alarms", "kms_keys", "logs_gb", "single_box_instance_type",
-    "single_box_volume_gb",
+    "single_box_volume_gb", "efs_replica",
 )
 # Sizes in the order AWS scales them: "one size down" is the previous one.
 SIZES = ("nano", "micro", "small", "medium", "large", "xlarge", "2xlarge")
@@ -70,6 +70,11 @@ def _lines(c: dict[str, Any], prices: dict[str, Any]) -> list[dict[str, Any]]:
         _line("RDS storage" + (" (both copies)" if multi else ""), copies * int(c["db_storage_gb"]), "GB-month",
               r["rds_storage_gb_month"], 1, "backups up to the database's size are free"),
         _line("EFS standard storage", float(c["efs_gb"]), "GB-month", r["efs_standard_gb_month"], 1, "assumed (cost_efs_gb)"),
+    ] + ([
+        # Priced in the platform's region; a replica in another region adds inter-region transfer.
+        _line("EFS replica (efs_replication)", float(c["efs_gb"]), "GB-month", r["efs_standard_gb_month"], 1,
+              "a second copy of the data, minutes behind"),
+    ] if c["efs_replica"] else []) + [
         _line("AWS Backup of EFS (warm)", float(c["efs_gb"]), "GB-month", r["backup_efs_warm_gb_month"], 1,
               "daily, incremental: about one copy of the data"),
         _line(f"CloudFront data out ({edge})", float(c["cloudfront_gb"]), "GB", g["cloudfront_gb"].get(edge), 1,
@@ -126,6 +131,9 @@ def _levers(c: dict[str, Any], prices: dict[str, Any], total: float) -> list[dic
     if c["db_multi_az"]:
         options.append(("rds_multi_az: false", {"db_multi_az": False},
                         "no standby: an AZ or instance failure means a restore, not a 1-2 minute fail-over"))
+    if c["efs_replica"]:
+        options.append(("efs_replication: false", {"efs_replica": False},
+                        "no copy minutes behind the file system: the daily backup is the newest copy"))
     smaller_db = _smaller(c["db_instance_class"], r["rds_hour"].get(family, {}))
     if smaller_db:
         options.append((f"rds_instance_class: {smaller_db}", {"db_instance_class": smaller_db}, "half the memory and CPU credits"))

@@ -33,6 +33,7 @@ def config(**change) -> dict:
         "ses_emails": cost["cost_ses_emails"], "alarms": cost["cost_alarms"], "kms_keys": 4, "logs_gb": cost["cost_logs_gb"],
         "single_box_instance_type": cost["cost_single_box_instance_type"],
         "single_box_volume_gb": cost["cost_single_box_volume_gb"],
+        "efs_replica": defaults("efs")["efs_replication"],
     }
     assert set(base) == set(CONFIG_KEYS)
     return {**base, **change}
@@ -130,7 +131,7 @@ def test_the_table_compares_with_the_single_box_and_lists_the_levers():
     assert any(entry.startswith("The single box it replaces: ") for entry in text)
     settings = [entry["setting"] for entry in estimate["levers"]]
     assert settings == ["vpc_nat_gateway_mode: single", "bastion_count: 1", "rds_multi_az: false",
-                        "rds_instance_class: db.t3.small", "asg_instance_type: t3.micro"]
+                        "efs_replication: false", "rds_instance_class: db.t3.small", "asg_instance_type: t3.micro"]
     assert all(entry["saves"] > 0 for entry in estimate["levers"])
 
 
@@ -144,6 +145,18 @@ def test_cost_playbook_needs_no_cloud_and_reads_the_inventory(tmp_path):
     text = report.read_text()
     assert "NAT gateways (single)" in text and "RDS postgres db.t3.large Multi-AZ" in text
     assert "5 key-month" in text  # the copy vault's key too
+    assert "EFS replica (efs_replication)" in text  # the efs role's own default: on
     expected = cost_estimate(config(nat_gateway_mode="single", db_instance_class="db.t3.large", kms_keys=5), PRICES)
     assert "total per month" in text and f"{expected['total']:,.2f}" in text
     assert "Monthly estimate, af-south-1" in run.stdout
+
+
+def test_the_efs_replica_is_a_second_copy_of_the_storage_and_a_lever():
+    on, off = cost_estimate(config(efs_replica=True), PRICES), cost_estimate(config(efs_replica=False), PRICES)
+    storage = next(line for line in on["lines"] if line["item"] == "EFS standard storage")
+    replica = next(line for line in on["lines"] if line["item"].startswith("EFS replica"))
+    assert replica["monthly"] == storage["monthly"] > 0
+    assert not any(line["item"].startswith("EFS replica") for line in off["lines"])
+    assert round(on["total"] - off["total"], 2) == replica["monthly"]
+    lever = next(lever for lever in on["levers"] if lever["setting"] == "efs_replication: false")
+    assert lever["saves"] == replica["monthly"]

@@ -29,7 +29,7 @@ REGION = "af-south-1"
 ACCOUNT = "123456789012"  # moto's default account
 INSTANCE_PATCHES = ["instances-public-ip-loopback", "instances-pending-until-ssh", "instances-create-image-commit",
                     "instances-target-health-probe", "instances-rolling-refresh", "instances-security-groups",
-                    "instances-rds-tls"]
+                    "instances-rds-tls", "instances-rds-creating-until-reachable"]
 HTTP_USER_DATA = """#!/bin/sh
 mkdir -p /srv/www && echo ok >/srv/www/health
 exec python3 -m http.server 8080 --directory /srv/www
@@ -316,6 +316,13 @@ def test_instance_patches_change_nothing_without_instance_mode(emulator_factory:
     statuses = [asg.describe_instance_refreshes(AutoScalingGroupName="norefresh")["InstanceRefreshes"][0]["Status"]
                 for _ in range(2)]
     assert statuses == ["InProgress", "Successful"]
+    # "instances-rds-creating-until-reachable": a new DB instance is available at once.
+    rds = emu.client("rds")
+    rds.create_db_subnet_group(DBSubnetGroupName="noreach", DBSubnetGroupDescription="db", SubnetIds=[subnet])
+    db = rds.create_db_instance(DBInstanceIdentifier="noreach", Engine="postgres", DBInstanceClass="db.t3.micro",
+                                AllocatedStorage=20, MasterUsername="protea", MasterUserPassword="s3cret-Pass",
+                                DBSubnetGroupName="noreach")["DBInstance"]
+    assert db["DBInstanceStatus"] == "available"
 
 
 SMTP_CLIENT = r"""

@@ -446,11 +446,6 @@ def test_smtp_keys_an_interrupted_run_left_are_replaced_not_added(stack):
     assert again.rc == 0 and again.changed == 0, again.explain()
 
 
-# --- destroy.yml (the last test of this module) ------------------------------------------------
-def test_destroy_removes_the_zone_distribution_certificates_and_mail(stack):
-    assert_a_tier_is_destroyed(stack.emu, {"hosted zone", "distribution", "certificate", "ses configuration set", "iam user"}, ["af-south-1", "us-east-1"])
-
-
 # --- a domain not delegated to its hosted zone: the ACM wait stops early -------------------------
 REGISTRAR_NS = ["ns1.registrar.example", "ns2.registrar.example"]
 
@@ -483,3 +478,8 @@ def test_acm_wait_stops_early_when_the_domain_is_not_delegated_and_waits_when_it
     # --check requested nothing: still the one certificate of each region.
     for region in (REGION, "us-east-1"):
         assert _cert(stack, region)["Status"] == "ISSUED"
+
+
+# --- destroy.yml (the last test of this module) ------------------------------------------------
+def test_destroy_removes_the_zone_distribution_certificates_and_mail(stack):
+    assert_a_tier_is_destroyed(stack.emu, {"hosted zone", "distribution", "certificate", "ses configuration set", "iam user"}, ["af-south-1", "us-east-1"])

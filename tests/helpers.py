@@ -65,6 +65,62 @@ class PlaybookRun:
                 f"--- stderr (tail) ---\n{self.stderr[-3000:]}")
 
 
+# The README's command that runs a playbook of the checkout in the execution environment, as AWX
+# runs a job (section "Running from AWX / Automation Platform", the bash block after this marker).
+EE_RUN_MARKER = "<!-- protea:ee-run -->"
+
+
+def readme_ee_command() -> list[str]:
+    """The README's ansible-runner command, word by word ("$job" and "$PWD" left to expand)."""
+    import shlex
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    after = text.split(EE_RUN_MARKER, 1)[1]
+    block = after.split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = [c for c in block.replace("\\\n", " ").splitlines() if c.startswith("ansible-runner ")]
+    assert len(commands) == 1, f"one ansible-runner command after {EE_RUN_MARKER} in README.md: {commands}"
+    return shlex.split(commands[0])
+
+
+def run_in_ee(
+    playbook: str,
+    *,
+    job: Path,
+    env: dict,
+    extra_vars: dict | None = None,
+    mounts: tuple[str, ...] = (),
+    verbosity: int = 0,
+    runner_env: dict | None = None,
+    timeout: int = 3600,
+) -> PlaybookRun:
+    """Run a playbook of the checkout inside the execution environment with the README's command.
+
+    job: ansible-runner's private data directory (created); env and extra_vars go into its env/
+    files, as AWX writes them (never on a command line). mounts: more host:container[:options]
+    volumes; runner_env: the environment of ansible-runner itself (SSH_AUTH_SOCK: the agent it
+    hands to the container, as AWX does with the Machine credential).
+    """
+    # The README's preparation lines: env/, an empty job inventory (the project's come with --cmdline).
+    (job / "env").mkdir(parents=True, exist_ok=True)
+    (job / "inventory").write_text("")
+    (job / "env" / "envvars").write_text(json.dumps(env))
+    (job / "env" / "envvars").chmod(0o600)
+    if extra_vars:
+        (job / "env" / "extravars").write_text(json.dumps(extra_vars))
+    words = [w.replace("$job", str(job)).replace("$PWD", str(REPO)) for w in readme_ee_command()]
+    words[words.index("-p") + 1] = playbook
+    runner = REPO / ".venv/bin/ansible-runner"
+    if words[0] == "ansible-runner" and runner.exists():
+        words[0] = str(runner)
+    for mount in mounts:
+        words += ["--container-volume-mount", mount]
+    if verbosity:
+        words.append("-" + "v" * verbosity)
+    proc = subprocess.run(words, cwd=REPO, env=dict(os.environ) | (runner_env or {}), capture_output=True,
+                          text=True, timeout=timeout)
+    return PlaybookRun(proc.returncode, proc.stdout, proc.stderr)
+
+
 def load_plugin(relative: str):
     """A plugin file of the repository (e.g. "plugins/modules/route53_records.py") imported as a
     module of its own, for unit tests of its functions (plugins are not a Python package here)."""

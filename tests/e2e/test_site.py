@@ -5,6 +5,11 @@ One local cloud (emulator with instances materialised as podman containers) for 
 module; the tests run in file order and build on each other (the last one rolls out a new
 image). Everything is checked from outside the playbook: boto3 against the emulator, ssh
 through the bastion into the containers, the SES SMTP and Slack doubles' own records.
+
+The bastion key lives only in an ssh agent (its file is deleted once loaded), as AWX hands a
+Machine credential to a job; the second site.yml run and the bake of a new image run inside the
+execution environment (scripts/build-ee, built while the first run converges) with the README's
+ansible-runner command.
 """
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ from typing import Iterator
 import pytest
 
 from tests.doubles.slack_double import SlackDouble
-from tests.helpers import REPO, CommandLineSampler, assert_no_secret_shown, run_playbook
+from tests.helpers import REPO, CommandLineSampler, PlaybookRun, assert_no_secret_shown, run_in_ee, run_playbook
 from tests.localcloud.__main__ import ensure_ssh_key
 from tests.localcloud.emulator import Emulator
 
@@ -45,10 +50,32 @@ DEPLOYER = "protea-e2e-deployer"
 class Stack:
     """The running local cloud plus what the tests need to reach into it."""
 
-    def __init__(self, emu: Emulator, state: Path, slack: SlackDouble):
-        self.emu, self.state, self.slack = emu, state, slack
-        self.env = {"PROTEA_LOCALCLOUD_DIR": str(state), "PROTEA_SLACK_WEBHOOK_URL": slack.webhook_url}
+    def __init__(self, emu: Emulator, state: Path, slack: SlackDouble, agent: str, ee_build: subprocess.Popen):
+        self.emu, self.state, self.slack, self.agent, self.ee_build = emu, state, slack, agent, ee_build
+        # PROTEA_SSH_IDENTITY_FILE="": no key file, ssh_jump leaves the key to the agent.
+        self.env = {"PROTEA_LOCALCLOUD_DIR": str(state), "PROTEA_SLACK_WEBHOOK_URL": slack.webhook_url,
+                    "PROTEA_SSH_IDENTITY_FILE": "", "SSH_AUTH_SOCK": agent}
         self.ssh_config = state / "e2e-ssh-config"
+        self.ee_jobs = 0
+
+    def ee_image(self) -> str:
+        """The execution environment's image, once scripts/build-ee has finished."""
+        out, err = self.ee_build.communicate(timeout=1800)
+        assert self.ee_build.returncode == 0, f"scripts/build-ee: rc={self.ee_build.returncode}\n{err[-4000:]}"
+        return out.strip().splitlines()[-1]
+
+    def in_ee(self, playbook: str, verbosity: int = 0, **extra) -> PlaybookRun:
+        """A playbook of the checkout, run in the execution environment by the README's command."""
+        self.ee_image()
+        self.ee_jobs += 1
+        job = self.state / f"ee-job-{self.ee_jobs}"
+        # As the README's extravars say (the inventory's PROTEA_SSH_IDENTITY_FILE="" says the same).
+        extra = ({"rds_engine": ENGINE} if ENGINE else {}) | {"ssh_jump_identity_file": ""} | extra
+        return run_in_ee(playbook, job=job, env=self.env | {"PROTEA_ENDPOINT_URL": self.emu.endpoint,
+                                                            "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
+                         extra_vars=extra or None, mounts=(f"{self.state}:{self.state}",), verbosity=verbosity,
+                         # ansible-runner mounts $HOME/.ssh into the job: a HOME without one.
+                         runner_env={"SSH_AUTH_SOCK": self.agent, "HOME": str(job)})
 
     def site(self, verbosity: int = 0, **extra) -> "object":
         extra = ({"rds_engine": ENGINE} if ENGINE else {}) | extra
@@ -86,9 +113,8 @@ class Stack:
     # -- ssh, written here from what the emulator reports (not the playbook's file) ----
     def write_ssh_config(self) -> None:
         bastion = self.instances("bastion")[0]
-        key = self.state / "ssh/id_ed25519"
         known = self.state / "e2e-known-hosts"
-        common = (f"  User admin\n  IdentityFile {key}\n  IdentitiesOnly yes\n"
+        common = (f"  User admin\n  IdentityAgent {self.agent}\n"
                   f"  StrictHostKeyChecking accept-new\n  UserKnownHostsFile {known}\n"
                   "  ConnectTimeout 10\n  BatchMode yes\n")
         self.ssh_config.write_text(
@@ -128,23 +154,46 @@ def deployer_credentials(emu: Emulator, state: Path) -> dict[str, str]:
     return {"PROTEA_AWS_ACCESS_KEY_ID": key["AccessKeyId"], "PROTEA_AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
 
 
+def start_agent_with(key: Path) -> tuple[subprocess.Popen, str]:
+    """A real ssh-agent holding `key`; the key file is deleted once loaded (the agent has the only copy)."""
+    sock = key.parent.parent / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        if sock.exists():
+            break
+        time.sleep(0.05)
+    subprocess.run(["ssh-add", "-q", str(key)], check=True, capture_output=True, env=dict(os.environ, SSH_AUTH_SOCK=str(sock)))
+    key.unlink()
+    return agent, str(sock)
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     for script in ("build-image", "apt-proxy"):  # cached: no-ops when present
         subprocess.run([str(REPO / "tests/containers" / script)], check=True, capture_output=True, timeout=1800)
+    # The execution environment builds (a no-op when its inputs are unchanged) while site.yml converges.
+    ee_build = subprocess.Popen([str(REPO / "scripts/build-ee")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, cwd=REPO)
     state = tmp_path_factory.mktemp("e2e-localcloud")
-    ensure_ssh_key(state)
+    agent, sock = start_agent_with(ensure_ssh_key(state))
     # PROTEA_IAM_AUDIT_ONLY=1 (while writing the policy): every decision recorded, none enforced.
     iam_env = {"PROTEA_IAM_AUDIT": str(state / "iam-audit.jsonl"),
                "PROTEA_IAM_AUDIT_ONLY": os.environ.get("PROTEA_IAM_AUDIT_ONLY", "")}
-    with Emulator(state, instances=True, env=iam_env) as emu, SlackDouble() as slack:
-        st = Stack(emu, state, slack)
-        st.env |= deployer_credentials(emu, state)
-        run = st.site()
-        assert run.rc == 0, run.explain()
-        st.first_run = run
-        st.write_ssh_config()
-        yield st
+    try:
+        with Emulator(state, instances=True, env=iam_env) as emu, SlackDouble() as slack:
+            st = Stack(emu, state, slack, sock, ee_build)
+            st.env |= deployer_credentials(emu, state)
+            run = st.site()
+            assert run.rc == 0, run.explain()
+            st.first_run = run
+            st.write_ssh_config()
+            yield st
+    finally:
+        agent.terminate()
+        agent.wait(10)
+        if ee_build.poll() is None:
+            ee_build.kill()
+            ee_build.communicate()
 
 
 def test_site_built_the_platform(stack: Stack) -> None:
@@ -867,16 +916,33 @@ def test_a_database_password_changed_by_hand_is_put_back_from_the_parameter(stac
         assert plain.stdout.startswith("refused"), plain.stdout
 
 
-def test_second_site_run_changes_nothing(stack: Stack) -> None:
+def _ee_container_command(job: Path) -> list[str]:
+    """The container command ansible-runner ran for a job (its artifacts record it)."""
+    commands = sorted(job.glob("artifacts/*/command"))
+    assert len(commands) == 1, commands
+    return json.loads(commands[0].read_text())["command"]
+
+
+def test_second_site_run_in_the_execution_environment_changes_nothing(stack: Stack) -> None:
+    # The second run goes through the execution environment, with the README's command, as AWX
+    # runs a job: same checkout, same inventories, the key only in the agent. Nothing changes.
     # At -vvv, where module arguments and results are printed unless a task has no_log:
     # no secret of the environment in either run's output (the origin secret included,
     # which a re-run's ALB listener rule result would carry).
     # The command lines of every process during the re-run (modules, ssh, podman, containers)
     # are sampled too: no secret on any argv.
     with CommandLineSampler() as argv:
-        run = stack.site(verbosity=3)
+        run = stack.in_ee("site.yml", verbosity=3)
     assert run.rc == 0, run.explain()
     assert run.changed == 0, run.explain()
+    # It ran in the image, handed the agent; no key file anywhere it could read.
+    command = _ee_container_command(stack.state / f"ee-job-{stack.ee_jobs}")
+    assert command[:2] == ["podman", "run"] and stack.ee_image().split(":")[0] in " ".join(command), command
+    assert f"SSH_AUTH_SOCK={stack.agent}" in command, command
+    assert not list(stack.state.rglob("id_ed25519")), "a private key file in the mounted state dir"
+    assert "IdentityFile" not in (stack.state / "ssh" / "config").read_text()
+    # Plays through the bastion did run in it: the bastions' hardening and the smoke check.
+    assert re.search(r"^ok: \[i-[0-9a-f]+\]", run.stdout, re.M), run.explain()
     secrets = _secret_values(stack)
     assert f"/{PROJECT}/{ENV}/alb/origin-secret" in secrets, sorted(secrets)
     leaked = sorted(name for name, value in secrets.items()
@@ -916,10 +982,10 @@ def test_new_image_rolls_out_with_minimum_healthy_throughout(stack: Stack) -> No
         # The day-2 playbook alone (site.yml imports it; the second site run above proved the rest
         # unchanged): a new release bakes a new image and rolls it out.
         # At -vvv, with command lines sampled: the bake and rollout show no secret either.
-        extra = ({"rds_engine": ENGINE} if ENGINE else {}) | {"bake_release": "e2e-2"}
+        extra = {"bake_release": "e2e-2"}
+        # In the execution environment, as an AWX job template of the playbook would run it.
         with CommandLineSampler() as argv:
-            run = run_playbook("playbooks/bake_image.yml", endpoint=stack.emu.endpoint, env=stack.env, extra_vars=extra,
-                               inventory=INVENTORY, timeout=3600, verbosity=3)
+            run = stack.in_ee("playbooks/bake_image.yml", verbosity=3, **extra)
     finally:
         stop.set()
         poller.join(30)

@@ -37,14 +37,16 @@ def test_the_tarball_carries_what_runs(built):
         assert f"roles/{role}/tasks/main.yml" in names and f"roles/{role}/meta/argument_specs.yml" in names, role
     for path in ("meta/runtime.yml", "site.yml", "playbooks/provision.yml", "inventories/common/hosts.yml",
                  "plugins/filter/stack.py", "README.md", "CHANGELOG.md",
-                 "changelogs/changelog.yaml", "changelogs/config.yaml"):
+                 "changelogs/changelog.yaml", "changelogs/config.yaml",
+                 # what ansible-builder reads from an installed collection for an execution environment
+                 "meta/execution-environment.yml", "requirements.txt", "bindep.txt"):
         assert path in names, path
 
 
 def test_the_tarball_leaves_the_development_tooling_out(built):
     _, names = built
     unwanted = re.compile(r"^(\.|molecule/|bench/|scripts/|tests/|collections/|inventories/(local|production|staging)/|"
-                          r"pytest\.ini$|requirements-test\.txt$|ansible\.cfg$|changelogs/(fragments(/|$)|\.plugin-cache))|(^|/)__pycache__/|\.pyc$")
+                          r"pytest\.ini$|requirements-test\.txt$|ansible\.cfg$|execution-environment\.yml$|changelogs/(fragments(/|$)|\.plugin-cache))|(^|/)__pycache__/|\.pyc$")
     assert sorted(n for n in names if unwanted.search(n)) == []
     assert "example.invalid" not in (REPO / "galaxy.yml").read_text()
 

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -28,14 +29,29 @@ PLAY = """
 """
 
 
-def run_role(tmp_path: Path, extra: dict) -> subprocess.CompletedProcess:
+def run_role(tmp_path: Path, extra: dict, agent: str | None = None) -> subprocess.CompletedProcess:
+    """agent: the SSH_AUTH_SOCK the run sees (None: none at all)."""
     (tmp_path / "play.yml").write_text(PLAY)
     (tmp_path / "vars.json").write_text(json.dumps(extra))
     exe = REPO / ".venv/bin/ansible-playbook"
     cmd = [str(exe) if exe.exists() else "ansible-playbook", "-i", "localhost,", "-c", "local",
            "-e", f"@{tmp_path / 'vars.json'}", str(tmp_path / "play.yml")]
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    env.pop("SSH_AUTH_SOCK", None)
+    if agent:
+        env["SSH_AUTH_SOCK"] = agent
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+def base_vars(tmp: Path) -> dict:
+    return {
+        "protea_project": "shopper", "protea_environment": "unit",
+        "protea_tags": {"Project": "shopper", "Environment": "unit"},
+        "ansible_python_interpreter": str(REPO / ".venv/bin/python") if (REPO / ".venv/bin/python").exists() else "python3",
+        "ssh_jump_dir": str(tmp / "ssh"),
+        "ssh_jump_bastion_addresses": ["127.100.0.5", "127.100.0.6"],
+        "ssh_jump_private_cidrs": ["10.20.0.0/20", "10.30.0.0/16"],
+    }
 
 
 def effective(config: Path, host: str) -> dict[str, str]:
@@ -49,15 +65,7 @@ def rendered(tmp_path_factory):
     key = tmp / "id_ed25519"
     key.write_text("not a real key: ssh -G never reads it\n")
     key.chmod(0o600)
-    extra = {
-        "protea_project": "shopper", "protea_environment": "unit",
-        "protea_tags": {"Project": "shopper", "Environment": "unit"},
-        "ansible_python_interpreter": str(REPO / ".venv/bin/python") if (REPO / ".venv/bin/python").exists() else "python3",
-        "ssh_jump_dir": str(tmp / "ssh"),
-        "ssh_jump_identity_file": str(key),
-        "ssh_jump_bastion_addresses": ["127.100.0.5", "127.100.0.6"],
-        "ssh_jump_private_cidrs": ["10.20.0.0/20", "10.30.0.0/16"],
-    }
+    extra = base_vars(tmp) | {"ssh_jump_identity_file": str(key)}
     first = run_role(tmp, extra)
     second = run_role(tmp, extra)
     return {"dir": tmp / "ssh", "key": key, "first": first, "second": second}
@@ -99,3 +107,55 @@ def test_bastions_direct_with_the_same_settings(rendered, host):
 @pytest.mark.parametrize("host", ["10.20.16.1", "10.21.0.4", "192.168.1.10"])
 def test_addresses_outside_the_ranges_are_not_jumped(rendered, host):
     assert "proxyjump" not in effective(rendered["dir"] / "config", host)
+
+
+# -- no key file: the key is in an ssh agent (as AWX's Machine credential provides it) --------
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory):
+    """A real ssh-agent; `add()` loads a fresh key into it. Yields (socket, add)."""
+    tmp = tmp_path_factory.mktemp("agent")
+    sock = tmp / "agent.sock"
+    proc = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if sock.exists():
+                break
+            time.sleep(0.05)
+
+        def add() -> None:
+            key = tmp / "agent_key"
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+            subprocess.run(["ssh-add", "-q", str(key)], check=True, env=dict(os.environ, SSH_AUTH_SOCK=str(sock)),
+                           capture_output=True)
+            key.unlink()
+        yield str(sock), add
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_with_an_empty_agent_or_none_the_run_stops_naming_the_variable(tmp_path, agent):
+    sock, _ = agent
+    extra = base_vars(tmp_path) | {"ssh_jump_identity_file": ""}
+    for where, run in (("empty agent", run_role(tmp_path, extra, agent=sock)), ("no agent", run_role(tmp_path, extra))):
+        text = " ".join(run.stdout.split())
+        assert run.returncode != 0, where
+        assert "ssh_jump_identity_file is empty" in text, (where, run.stdout)
+        assert ("the agent holds no key" if where == "empty agent" else "no agent answers") in text, (where, run.stdout)
+        assert not (tmp_path / "ssh" / "config").exists(), where
+
+
+def test_with_the_key_in_the_agent_the_config_names_no_key_file(tmp_path, agent):
+    sock, add = agent
+    add()
+    extra = base_vars(tmp_path) | {"ssh_jump_identity_file": ""}
+    first, second = run_role(tmp_path, extra, agent=sock), run_role(tmp_path, extra, agent=sock)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert second.returncode == 0 and "changed=0" in second.stdout, second.stdout
+    config = tmp_path / "ssh" / "config"
+    assert "IdentityFile" not in config.read_text()
+    for host in ("10.20.0.4", "127.100.0.5"):
+        conf = effective(config, host)
+        assert conf["identitiesonly"] == "no", host  # agent keys are offered
+        assert conf["user"] == "admin" and conf["stricthostkeychecking"] == "accept-new", host
+    assert effective(config, "10.20.0.4")["proxyjump"].replace("[", "").replace("]", "") == "admin@127.100.0.5:22"

@@ -123,13 +123,14 @@ def test_strategy_and_callback_of_ansible_cfg(old_bin, old_env, tmp_path):
 # --- on the emulator ---------------------------------------------------------------------------
 def test_preflight_refuses_bad_input_before_any_aws_call(emulator, old_bin, old_env):
     before = emulator.call_count()
-    run = run_playbook("playbooks/provision.yml", endpoint=emulator.endpoint, bin_dir=old_bin, env=old_env,
+    # The network tier's playbook: its stack role (next after preflight) describes the VPCs first thing.
+    run = run_playbook("playbooks/network.yml", endpoint=emulator.endpoint, bin_dir=old_bin, env=old_env,
                        extra_vars={"vpc_cidr": "10.20.1.0/16"}, timeout=300)
     out = " ".join((run.stdout + run.stderr).split())
     assert run.rc != 0, run.explain()
     assert "Preflight found 1 configuration problem(s); no AWS call was made." in out, run.explain()
     assert "vpc_cidr '10.20.1.0/16' is not a valid IPv4 CIDR (host bits set: did you mean 10.20.0.0/16?)" in out
-    assert run.recap["localhost"]["failed"] == 1 and "TASK [protea.platform.vpc" not in run.stdout, run.explain()
+    assert run.recap["localhost"]["failed"] == 1 and "TASK [protea.platform.stack" not in run.stdout, run.explain()
     assert emulator.call_count() == before
 
 

@@ -102,10 +102,8 @@ def run_playbook(
     bin_dir: another venv's bin/ (its ansible-playbook runs, and comes first on PATH), e.g.
     the oldest supported ansible-core's (tests/oldest_core.py).
     """
-    if bin_dir is not None:
-        cmd = [str(bin_dir / "ansible-playbook")]
-    else:
-        cmd = [str(REPO / ".venv/bin/ansible-playbook") if (REPO / ".venv/bin/ansible-playbook").exists() else "ansible-playbook"]
+    exe = REPO / ".venv/bin/ansible-playbook" if bin_dir is None else bin_dir / "ansible-playbook"
+    cmd = [str(exe) if exe.exists() or bin_dir is not None else "ansible-playbook"]
     for inv in inventory or ["inventories/common", "inventories/local"]:
         cmd += ["-i", inv]
     cmd.append(playbook)

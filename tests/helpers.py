@@ -147,6 +147,7 @@ def run_playbook(
     timeout: int = 1800,
     kill_at: str | None = None,
     verbosity: int = 0,
+    bin_dir: Path | None = None,
 ) -> PlaybookRun:
     """Run a playbook from the repository root against the local inventory.
 
@@ -154,8 +155,11 @@ def run_playbook(
     local inventory reads). extra_vars are passed as a JSON file, never on argv.
     kill_at: SIGKILL the run (its whole process group, workers included) as soon as a
     line of its output starts with this text, e.g. "TASK [Detach"; rc is then -9.
+    bin_dir: another venv's bin/ (its ansible-playbook runs, and comes first on PATH), e.g.
+    the oldest supported ansible-core's (tests/oldest_core.py).
     """
-    cmd = [str(REPO / ".venv/bin/ansible-playbook") if (REPO / ".venv/bin/ansible-playbook").exists() else "ansible-playbook"]
+    exe = REPO / ".venv/bin/ansible-playbook" if bin_dir is None else bin_dir / "ansible-playbook"
+    cmd = [str(exe) if exe.exists() or bin_dir is not None else "ansible-playbook"]
     for inv in inventory or ["inventories/common", "inventories/local"]:
         cmd += ["-i", inv]
     cmd.append(playbook)
@@ -165,6 +169,8 @@ def run_playbook(
     run_env["ANSIBLE_FORCE_COLOR"] = "0"
     if endpoint:
         run_env["PROTEA_ENDPOINT_URL"] = endpoint
+    if bin_dir is not None:
+        run_env["PATH"] = f"{bin_dir}{os.pathsep}{run_env.get('PATH', '')}"
     if env:
         run_env.update(env)
     vars_file = None

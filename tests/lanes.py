@@ -13,6 +13,8 @@ LANES = {"e2e": "clouds", "hosts": "clouds", "localcloud": "clouds", "migration"
 # files fit either lane). Measured with PROTEA_TEST_TIMINGS (scripts/fresh-machine-check).
 # (Since the four single-role molecule scenarios run inside web_host, test_bake_image.py went
 # back to "hosts".)
+# tests/provisioning/test_oldest_core.py (ansible-core 2.19.0: its own venv, the emulator only, no
+# instance-mode cloud) stays in its directory's lane, "hosts".
 # Measured 2026-12-03 at ebf613d (./.ci/run on a clean clone, PROTEA_TEST_TIMINGS, 1008 passed in
 # 3296 s): hosts 3288 s, clouds 2889 s; the emulator-only alerting tier (232 s) evens them out.
 FILE_LANES = {"tests/localcloud/test_compat_region_rules.py": "hosts",

@@ -32,6 +32,7 @@ def test_lane_of_a_node_id() -> None:
     assert lane_of("tests/localcloud/test_compat_region_rules.py::test_x") == "hosts"
     assert lane_of("tests/localcloud/test_instances.py") == "clouds"
     assert lane_of("tests/provisioning/test_data.py") == "hosts"
+    assert lane_of("tests/provisioning/test_oldest_core.py::test_network_tier_built_as_planned") == "hosts"
     assert lane_of("tests/molecule/test_scenarios.py") == "hosts"
     assert lane_of("conftest.py") == "hosts"
 

@@ -71,7 +71,7 @@ EE_RUN_MARKER = "<!-- protea:ee-run -->"
 
 
 def readme_ee_command() -> list[str]:
-    """The README's ansible-runner command, word by word ("$job" and "$PWD" left to expand)."""
+    """The README's ansible-runner command, word by word ("$job", "$PWD", "$SSH_AUTH_SOCK" left to expand)."""
     import shlex
 
     text = (REPO / "README.md").read_text(encoding="utf-8")
@@ -97,8 +97,8 @@ def run_in_ee(
 
     job: ansible-runner's private data directory (created); env and extra_vars go into its env/
     files, as AWX writes them (never on a command line). mounts: more host:container[:options]
-    volumes; runner_env: the environment of ansible-runner itself (SSH_AUTH_SOCK: the agent it
-    hands to the container, as AWX does with the Machine credential).
+    volumes; runner_env: the environment of ansible-runner itself (SSH_AUTH_SOCK: the agent the
+    README's command mounts into the container, as AWX hands it the Machine credential).
     """
     # The README's preparation lines: env/, an empty job inventory (the project's come with --cmdline).
     (job / "env").mkdir(parents=True, exist_ok=True)
@@ -107,7 +107,9 @@ def run_in_ee(
     (job / "env" / "envvars").chmod(0o600)
     if extra_vars:
         (job / "env" / "extravars").write_text(json.dumps(extra_vars))
-    words = [w.replace("$job", str(job)).replace("$PWD", str(REPO)) for w in readme_ee_command()]
+    agent = (runner_env or {}).get("SSH_AUTH_SOCK", os.environ.get("SSH_AUTH_SOCK", ""))
+    words = [w.replace("$job", str(job)).replace("$PWD", str(REPO)).replace("$SSH_AUTH_SOCK", agent)
+             for w in readme_ee_command()]
     words[words.index("-p") + 1] = playbook
     runner = REPO / ".venv/bin/ansible-runner"
     if words[0] == "ansible-runner" and runner.exists():

@@ -71,8 +71,10 @@ class Stack:
         job = self.state / f"ee-job-{self.ee_jobs}"
         # As the README's extravars say (the inventory's PROTEA_SSH_IDENTITY_FILE="" says the same).
         extra = ({"rds_engine": ENGINE} if ENGINE else {}) | {"ssh_jump_identity_file": ""} | extra
-        return run_in_ee(playbook, job=job, env=self.env | {"PROTEA_ENDPOINT_URL": self.emu.endpoint,
-                                                            "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
+        # The agent reaches the job only through the README's mount, not through this environment.
+        env = {k: v for k, v in self.env.items() if k != "SSH_AUTH_SOCK"}
+        return run_in_ee(playbook, job=job, env=env | {"PROTEA_ENDPOINT_URL": self.emu.endpoint,
+                                                       "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
                          extra_vars=extra or None, mounts=(f"{self.state}:{self.state}",), verbosity=verbosity,
                          # ansible-runner mounts $HOME/.ssh into the job: a HOME without one.
                          runner_env={"SSH_AUTH_SOCK": self.agent, "HOME": str(job)})
@@ -154,9 +156,8 @@ def deployer_credentials(emu: Emulator, state: Path) -> dict[str, str]:
     return {"PROTEA_AWS_ACCESS_KEY_ID": key["AccessKeyId"], "PROTEA_AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
 
 
-def start_agent_with(key: Path) -> tuple[subprocess.Popen, str]:
-    """A real ssh-agent holding `key`; the key file is deleted once loaded (the agent has the only copy)."""
-    sock = key.parent.parent / "agent.sock"
+def start_agent_with(key: Path, sock: Path) -> tuple[subprocess.Popen, str]:
+    """A real ssh-agent at `sock` holding `key`; the key file is deleted once loaded (the agent has the only copy)."""
     agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(200):
         if sock.exists():
@@ -175,7 +176,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     ee_build = subprocess.Popen([str(REPO / "scripts/build-ee")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, cwd=REPO)
     state = tmp_path_factory.mktemp("e2e-localcloud")
-    agent, sock = start_agent_with(ensure_ssh_key(state))
+    # The agent's socket outside the state dir (which the execution environment's jobs mount).
+    agent, sock = start_agent_with(ensure_ssh_key(state), tmp_path_factory.mktemp("agent") / "agent.sock")
     # PROTEA_IAM_AUDIT_ONLY=1 (while writing the policy): every decision recorded, none enforced.
     iam_env = {"PROTEA_IAM_AUDIT": str(state / "iam-audit.jsonl"),
                "PROTEA_IAM_AUDIT_ONLY": os.environ.get("PROTEA_IAM_AUDIT_ONLY", "")}
@@ -938,7 +940,8 @@ def test_second_site_run_in_the_execution_environment_changes_nothing(stack: Sta
     # It ran in the image, handed the agent; no key file anywhere it could read.
     command = _ee_container_command(stack.state / f"ee-job-{stack.ee_jobs}")
     assert command[:2] == ["podman", "run"] and stack.ee_image().split(":")[0] in " ".join(command), command
-    assert f"SSH_AUTH_SOCK={stack.agent}" in command, command
+    assert f"{stack.agent}:/run/ssh-agent.sock" in command, command
+    assert "--env=SSH_AUTH_SOCK=/run/ssh-agent.sock" in command, command
     assert not list(stack.state.rglob("id_ed25519")), "a private key file in the mounted state dir"
     assert "IdentityFile" not in (stack.state / "ssh" / "config").read_text()
     # Plays through the bastion did run in it: the bastions' hardening and the smoke check.

@@ -92,7 +92,9 @@ def test_the_readme_command_runs_the_checkout_in_the_image_with_the_agent():
     assert words[:3] == ["ansible-runner", "run", "$job"]
     assert "--process-isolation" in words
     assert words[words.index("--container-image") + 1] == "localhost/protea-ee:latest"
-    assert words[words.index("--container-volume-mount") + 1] == "$PWD:/runner/project"
+    mounts = [words[i + 1] for i, w in enumerate(words) if w == "--container-volume-mount"]
+    assert mounts == ["$PWD:/runner/project", "$SSH_AUTH_SOCK:/run/ssh-agent.sock"], mounts
+    assert "--container-option=--env=SSH_AUTH_SOCK=/run/ssh-agent.sock" in words
     cmdline = next(w for w in words if w.startswith("--cmdline="))
     assert cmdline.split("=", 1)[1].split() == ["-i", "inventories/common", "-i", "inventories/local",
                                                 "-i", "inventories/local/aws_ec2.yml"]

@@ -488,5 +488,24 @@ def test_acm_wait_stops_early_when_the_domain_is_not_delegated_and_waits_when_it
 
 
 # --- destroy.yml (the last test of this module) ------------------------------------------------
+def _distribution_deploy_seconds(emu, seconds: float | None) -> None:
+    """How long the emulator keeps a created or updated distribution InProgress (moto's state
+    manager; None: the compat patch's default again, cloudfront-deployment-time)."""
+    body = {"model_name": "cloudfront::distribution"}
+    if seconds is not None:
+        body["transition"] = {"progression": "time", "seconds": seconds}
+    action = "set" if seconds is not None else "unset"
+    req = urllib.request.Request(f"{emu.endpoint}/moto-api/state-manager/{action}-transition", method="POST",
+                                 data=json.dumps(body).encode())
+    with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - loopback
+        resp.read()
+
+
 def test_destroy_removes_the_zone_distribution_certificates_and_mail(stack):
-    assert_a_tier_is_destroyed(stack.emu, {"hosted zone", "distribution", "certificate", "ses configuration set", "iam user"}, ["af-south-1", "us-east-1"])
+    # destroy.yml disables the distribution, then waits (polls every 15 s) until it is Deployed before
+    # deleting it. Still InProgress at the first poll, Deployed at the second (not the default 60 s).
+    _distribution_deploy_seconds(stack.emu, 5)
+    try:
+        assert_a_tier_is_destroyed(stack.emu, {"hosted zone", "distribution", "certificate", "ses configuration set", "iam user"}, ["af-south-1", "us-east-1"])
+    finally:
+        _distribution_deploy_seconds(stack.emu, None)

@@ -203,6 +203,60 @@ def run_playbook(
     return PlaybookRun(proc.returncode, proc.stdout, proc.stderr)
 
 
+def run_preflight_cases(cases: dict[str, dict], *, endpoint: str | None = None, timeout: int = 600) -> dict[str, PlaybookRun]:
+    """The preflight role on many configurations in ONE ansible-playbook run: each case is a host
+    of the group preflight_cases (tests/provisioning/preflight_cases.yml) whose host variables are
+    the case's, as -e would give them (host variables win over the inventories' group_vars and
+    the roles' defaults). One process instead of one per case: the tiers' preflight sweeps keep a
+    few cases through their real playbook (the wiring: first, tagged always, no AWS call) and
+    check the rest of their messages here.
+
+    Each case comes back as a PlaybookRun of its own: rc 2 when its host failed (0 else), stdout
+    the messages of its results and a PLAY RECAP line for "localhost" with its counters."""
+    import tempfile
+
+    hosts = {}
+    for case, variables in cases.items():
+        assert re.fullmatch(r"[a-z0-9_]+", case), case
+        hosts[f"case_{case}"] = {"ansible_connection": "local",
+                                 "ansible_python_interpreter": "{{ ansible_playbook_python }}", **variables}
+    fd, path = tempfile.mkstemp(prefix="protea-preflight-cases-", suffix=".json")
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"preflight_cases": {"hosts": hosts}}, fh)
+    try:
+        run = run_playbook("tests/provisioning/preflight_cases.yml", endpoint=endpoint, timeout=timeout,
+                           inventory=["inventories/common", "inventories/local", path],
+                           # JSON: each host's results apart. Linear: the Mitogen strategy runs many
+                           # local hosts one after another (twice the time here).
+                           env={"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_FORKS": "20",
+                                "ANSIBLE_STRATEGY": "linear"})
+    finally:
+        os.unlink(path)
+    try:
+        report = json.loads(run.stdout[run.stdout.index("{"):])
+    except ValueError as exc:
+        raise AssertionError(f"no JSON report from the preflight cases run: {exc}\n{run.explain()}") from None
+    out: dict[str, PlaybookRun] = {}
+    for case in cases:
+        host = f"case_{case}"
+        lines = []
+        for play in report["plays"]:
+            for task in play["tasks"]:
+                result = task["hosts"].get(host)
+                if result is None or result.get("skipped"):
+                    continue
+                lines.append(f"TASK [{task['task']['name']}]")
+                if "msg" in result:
+                    lines.append(str(result["msg"]))
+        stats = report["stats"].get(host)
+        assert stats is not None, f"case {case} did not run:\n{run.explain()}"
+        recap = (f"localhost : ok={stats['ok']} changed={stats['changed']} unreachable={stats['unreachable']} "
+                 f"failed={stats['failures']} skipped={stats['skipped']}")
+        out[case] = PlaybookRun(2 if stats["failures"] or stats["unreachable"] else 0,
+                                "\n".join(lines) + f"\n\nPLAY RECAP\n{recap}\n", run.stderr)
+    return out
+
+
 def _run_until(cmd: list[str], run_env: dict, kill_at: str, timeout: int) -> PlaybookRun:
     """ansible-playbook killed (SIGKILL, no clean-up) when its output reaches kill_at."""
     import signal

@@ -88,8 +88,12 @@ def test_rollout_moves_to_newest_baked_image_and_provision_keeps_it(web):
 
 def test_named_version_rolls_back_and_unknown_version_fails(web):
     emu = web["emu"]
-    run = run_playbook(ROLLOUT, endpoint=emu.endpoint, extra_vars=FAST)  # newest first (independent of order)
-    assert run.rc == 0, run.explain()
+    if lt_image(emu)[0] == debian_ami_id("af-south-1"):  # run alone (-k): nothing rolled out yet
+        bake(emu, "v1")
+        run = run_playbook(ROLLOUT, endpoint=emu.endpoint, extra_vars=FAST)  # newest first
+        assert run.rc == 0, run.explain()
+    # (In file order the group already runs the newest, v1: the test above proved it, and that a
+    # rollout with nothing new changes nothing.)
     newest_before = lt_image(emu)[0]
     v2 = bake(emu, "v2")
     check = run_playbook(ROLLOUT, endpoint=emu.endpoint, extra_vars=FAST, check=True)

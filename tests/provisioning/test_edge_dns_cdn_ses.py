@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pytest
 
 from plugins.filter.ses import ses_smtp_password
-from tests.helpers import PlaybookRun, run_playbook
+from tests.helpers import PlaybookRun, run_playbook, run_preflight_cases
 from tests.sweep import assert_a_tier_is_destroyed
 
 pytestmark = pytest.mark.emulator
@@ -364,26 +364,33 @@ BAD = [
 ]
 
 
+# Through edge.yml itself (preflight first, before role stack and dns); every case's message is
+# checked on the preflight role in one run, a host per case (tests.helpers.run_preflight_cases).
+THROUGH_EDGE = ("price_class_100", "domain_unset_no_derived_findings")
+
+
 @pytest.fixture(scope="module")
-def bad_runs(emulator) -> tuple[dict[str, PlaybookRun], int]:
+def bad_runs(emulator) -> tuple[dict[str, PlaybookRun], dict[str, PlaybookRun], int]:
     before = emulator.call_count()
     with ThreadPoolExecutor(max_workers=min(4, (os.cpu_count() or 1) + 1)) as pool:
+        role = pool.submit(run_preflight_cases, {case: bad for case, bad, _ in BAD}, endpoint=emulator.endpoint)
         futures = {case: pool.submit(run_playbook, EDGE, endpoint=emulator.endpoint, timeout=300, tags="preflight",
                                      extra_vars={"stack_require_network": False, **bad})
-                   for case, bad, _ in BAD}
+                   for case, bad, _ in BAD if case in THROUGH_EDGE}
         runs = {case: f.result() for case, f in futures.items()}
-    return runs, emulator.call_count() - before
+        role_runs = role.result()
+    return runs, role_runs, emulator.call_count() - before
 
 
 @pytest.mark.parametrize("case,bad,expect", BAD, ids=[c[0] for c in BAD])
 def test_bad_edge_input_fails_before_any_aws_call(bad_runs, case, bad, expect):
-    runs, calls = bad_runs
-    run = runs[case]
-    out = flat(run.stdout + run.stderr)
-    assert run.rc != 0, run.explain()
-    assert "Preflight found 1 configuration problem(s); no AWS call was made." in out, run.explain()
-    assert flat(expect) in out and FIX in out, run.explain()
-    assert "TASK [protea.platform.dns" not in run.stdout
+    runs, role_runs, calls = bad_runs
+    for run in [role_runs[case]] + ([runs[case]] if case in runs else []):
+        out = flat(run.stdout + run.stderr)
+        assert run.rc != 0, run.explain()
+        assert "Preflight found 1 configuration problem(s); no AWS call was made." in out, run.explain()
+        assert flat(expect) in out and FIX in out, run.explain()
+        assert "TASK [protea.platform.dns" not in run.stdout
     assert calls == 0
 
 
@@ -481,5 +488,24 @@ def test_acm_wait_stops_early_when_the_domain_is_not_delegated_and_waits_when_it
 
 
 # --- destroy.yml (the last test of this module) ------------------------------------------------
+def _distribution_deploy_seconds(emu, seconds: float | None) -> None:
+    """How long the emulator keeps a created or updated distribution InProgress (moto's state
+    manager; None: the compat patch's default again, cloudfront-deployment-time)."""
+    body = {"model_name": "cloudfront::distribution"}
+    if seconds is not None:
+        body["transition"] = {"progression": "time", "seconds": seconds}
+    action = "set" if seconds is not None else "unset"
+    req = urllib.request.Request(f"{emu.endpoint}/moto-api/state-manager/{action}-transition", method="POST",
+                                 data=json.dumps(body).encode())
+    with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - loopback
+        resp.read()
+
+
 def test_destroy_removes_the_zone_distribution_certificates_and_mail(stack):
-    assert_a_tier_is_destroyed(stack.emu, {"hosted zone", "distribution", "certificate", "ses configuration set", "iam user"}, ["af-south-1", "us-east-1"])
+    # destroy.yml disables the distribution, then waits (polls every 15 s) until it is Deployed before
+    # deleting it. Still InProgress at the first poll, Deployed at the second (not the default 60 s).
+    _distribution_deploy_seconds(stack.emu, 5)
+    try:
+        assert_a_tier_is_destroyed(stack.emu, {"hosted zone", "distribution", "certificate", "ses configuration set", "iam user"}, ["af-south-1", "us-east-1"])
+    finally:
+        _distribution_deploy_seconds(stack.emu, None)

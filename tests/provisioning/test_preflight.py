@@ -4,9 +4,13 @@ Every bad configuration must stop the run before any AWS call, with a message th
 names the variable and the fix; the emulator's call counter proves "before any AWS
 call" (without preflight, the vpc role would call EC2 first thing).
 
-The runs are independent ansible-playbook processes, so they run a few at a time
-(no pytest-xdist needed). The counter is read before and after the whole batch:
-an unchanged total means no single run made an AWS call.
+A few cases (ENTRY_CASES, and the multi-error run) go through provision.yml itself: the
+wiring (preflight first in every tier, tagged always, in --check, with the tier roles'
+defaults loaded). Every case's message is checked on the preflight role in one
+ansible-playbook run, one host per case (tests.helpers.run_preflight_cases, a third of the
+time of one provision.yml run per case). The runs are independent processes, so they run
+side by side. The counter is read before and after the whole batch: an unchanged total
+means no single run made an AWS call.
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from dataclasses import dataclass, field
 import pytest
 import yaml
 
-from tests.helpers import REPO, PlaybookRun, run_playbook
+from tests.helpers import REPO, PlaybookRun, run_playbook, run_preflight_cases
 
 pytestmark = pytest.mark.emulator
 
@@ -159,27 +163,46 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
+# Through provision.yml as well as on the role: a range check and a derived (two-problem) one with
+# the tier roles' defaults loaded, and the two that need the entry (--tags, --check).
+ENTRY_CASES = ("elastic_ips_over_quota", "vpc_cidr_28_too_small", "under_tags_vpc", "in_check_mode")
+# Configurations the messages name as fixes: they pass (checked on the role, with the cases).
+FIXES = {
+    "fix_single_nat": {"vpc_azs": ["af-south-1a", "af-south-1b", "af-south-1c"], "vpc_nat_gateway_mode": "single"},
+    "fix_two_bastions": {"vpc_azs": ["af-south-1a", "af-south-1b", "af-south-1c"], "bastion_count": 2},
+    # Both fixes of the rules-quota message: [443] (the local inventory's default, passing in
+    # test_local_inventory_defaults_pass) and, for an account whose quota AWS raised, the raised quota.
+    "fix_raised_rules_quota": {"security_groups_alb_ports": [80, 443], "security_groups_rules_per_group_quota": 110},
+}
+
+
 @dataclass
 class Batch:
-    runs: dict[str, PlaybookRun] = field(default_factory=dict)
+    runs: dict[str, PlaybookRun] = field(default_factory=dict)  # through provision.yml
+    role_runs: dict[str, PlaybookRun] = field(default_factory=dict)  # the preflight role, one host per case
     aws_calls: int = -1
 
 
 @pytest.fixture(scope="module")
 def batch(emulator) -> Batch:
-    """Every bad-input run (and the multi-error run), a few in parallel."""
-    jobs = {c.id: dict(extra_vars=c.extra_vars, tags=c.tags, check=c.check) for c in CASES}
+    """The entry runs (ENTRY_CASES and the multi-error run) and the one run of every case and fix
+    on the role, side by side."""
+    by_id = {c.id: c for c in CASES}
+    jobs = {i: dict(extra_vars=by_id[i].extra_vars, tags=by_id[i].tags, check=by_id[i].check) for i in ENTRY_CASES}
     jobs["multi"] = dict(extra_vars=MULTI, tags=None, check=False)
+    on_role = {c.id: c.extra_vars for c in CASES if c.tags is None and not c.check} | FIXES
     before = emulator.call_count()
     with ThreadPoolExecutor(max_workers=min(4, (os.cpu_count() or 1) + 1)) as pool:
+        role = pool.submit(run_preflight_cases, on_role, endpoint=emulator.endpoint)
         futures = {name: pool.submit(run_playbook, PROVISION, endpoint=emulator.endpoint, timeout=300, **kw)
                    for name, kw in jobs.items()}
         runs = {name: f.result() for name, f in futures.items()}
-    return Batch(runs=runs, aws_calls=emulator.call_count() - before)
+        role_runs = role.result()
+    return Batch(runs=runs, role_runs=role_runs, aws_calls=emulator.call_count() - before)
 
 
 def test_every_wide_admin_cidr_is_named(batch: Batch):
-    out = flat(batch.runs["admin_cidr_open_world"].stdout)
+    out = flat(batch.role_runs["admin_cidr_open_world"].stdout)
     named = out.split("bastion_admin_cidrs [", 1)[1].split("]", 1)[0]
     assert sorted(named.replace('"', "").split(", ")) == ["0.0.0.0/0", "64.0.0.0/2", "::/0"]
 
@@ -214,11 +237,18 @@ def assert_preflight_failure(run: PlaybookRun, expect: tuple[str, ...], problems
 def test_case_table_is_large_enough():
     assert len(CASES) >= 20
     assert len({c.id for c in CASES}) == len(CASES)
+    # A case that needs the entry (--tags, --check) runs through it.
+    assert {c.id for c in CASES if c.tags or c.check} <= set(ENTRY_CASES)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_bad_input_fails_before_any_aws_call(batch: Batch, case: Case):
-    assert_preflight_failure(batch.runs[case.id], case.expect, case.problems, case.extra_vars)
+    if case.id in batch.role_runs:
+        assert_preflight_failure(batch.role_runs[case.id], case.expect, case.problems, case.extra_vars)
+    if case.id in ENTRY_CASES:
+        assert_preflight_failure(batch.runs[case.id], case.expect, case.problems, case.extra_vars)
+        if case.id in batch.role_runs:  # the role alone finds exactly what the entry finds
+            assert problem_lines(batch.role_runs[case.id]) == problem_lines(batch.runs[case.id])
     assert batch.aws_calls == 0, f"the emulator received {batch.aws_calls} AWS call(s) during the bad-input runs"
 
 
@@ -233,7 +263,8 @@ def test_local_inventory_defaults_pass(emulator):
 
     Through playbooks/preflight.yml, the validate-only entry: preflight must not depend on
     the tier roles' defaults (it mirrors them). With those defaults loaded (provision.yml),
-    the bad-input runs above prove there is no spurious finding. (`provision.yml --tags
+    the entry runs above prove there is no spurious finding, and the same findings as the role
+    alone. (`provision.yml --tags
     preflight` is no validate-only run: Ansible runs every later role's argument
     validation, tagged always, and those need the VPC's facts.)
     """
@@ -245,22 +276,11 @@ def test_local_inventory_defaults_pass(emulator):
     assert emulator.call_count() == before
 
 
-@pytest.mark.parametrize("fix", [{"vpc_nat_gateway_mode": "single"}, {"bastion_count": 2}], ids=["single-nat", "two-bastions"])
-def test_elastic_ip_fixes_named_in_the_message_pass(emulator, fix):
-    before = emulator.call_count()
-    run = run_playbook(PREFLIGHT, endpoint=emulator.endpoint, timeout=300,
-                       extra_vars={"vpc_azs": ["af-south-1a", "af-south-1b", "af-south-1c"], **fix})
+@pytest.mark.parametrize("fix", sorted(FIXES))
+def test_fixes_named_in_the_messages_pass(batch: Batch, fix):
+    """The fixes the Elastic IP and rules-quota messages name pass preflight (3 AZs with a single
+    NAT gateway or two bastions; both ALB ports under a raised rules quota)."""
+    run = batch.role_runs[fix]
     assert run.rc == 0, run.explain()
     assert "Preflight passed:" in flat(run.stdout), run.explain()
-    assert emulator.call_count() == before
-
-
-def test_rules_quota_fixes_named_in_the_message_pass(emulator):
-    """Both fixes the over-quota message names pass preflight: [443] (the local inventory's
-    default, above) and, for an account whose quota AWS raised, the raised quota."""
-    before = emulator.call_count()
-    run = run_playbook(PREFLIGHT, endpoint=emulator.endpoint, timeout=300,
-                       extra_vars={"security_groups_alb_ports": [80, 443], "security_groups_rules_per_group_quota": 110})
-    assert run.rc == 0, run.explain()
-    assert "Preflight passed:" in flat(run.stdout), run.explain()
-    assert emulator.call_count() == before
+    assert batch.aws_calls == 0

@@ -203,6 +203,34 @@ def run_playbook(
     return PlaybookRun(proc.returncode, proc.stdout, proc.stderr)
 
 
+def bad_input_sweep(emulator, playbook: str, cases: dict[str, dict], through: tuple[str, ...]
+                    ) -> tuple[dict[str, PlaybookRun], dict[str, PlaybookRun], int]:
+    """A tier's bad-input sweep: every case on the preflight role in one run (run_preflight_cases),
+    the cases named in `through` also through the tier's playbook (--tags preflight), side by side.
+    Returns (playbook runs, role runs, AWS calls the emulator counted meanwhile)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    before = emulator.call_count()
+    with ThreadPoolExecutor(max_workers=min(4, (os.cpu_count() or 1) + 1)) as pool:
+        role = pool.submit(run_preflight_cases, cases, endpoint=emulator.endpoint)
+        futures = {case: pool.submit(run_playbook, playbook, endpoint=emulator.endpoint, timeout=300, tags="preflight",
+                                     extra_vars={"stack_require_network": False, **cases[case]})
+                   for case in through}
+        runs = {case: f.result() for case, f in futures.items()}
+        role_runs = role.result()
+    return runs, role_runs, emulator.call_count() - before
+
+
+def assert_refused_before_any_aws_call(runs: list[PlaybookRun], expect: str, fix: str, tier_task: str) -> None:
+    """Each run failed on one preflight finding with its message and fix, before `tier_task` ran."""
+    for run in runs:
+        out = " ".join((run.stdout + run.stderr).split())
+        assert run.rc != 0, run.explain()
+        assert "Preflight found 1 configuration problem(s); no AWS call was made." in out, run.explain()
+        assert " ".join(expect.split()) in out and fix in out, run.explain()
+        assert f"TASK [{tier_task}" not in run.stdout
+
+
 def run_preflight_cases(cases: dict[str, dict], *, endpoint: str | None = None, timeout: int = 600) -> dict[str, PlaybookRun]:
     """The preflight role on many configurations in ONE ansible-playbook run: each case is a host
     of the group preflight_cases (tests/provisioning/preflight_cases.yml) whose host variables are

@@ -8,13 +8,11 @@ security groups through role stack's discovery, as it does on AWS when run alone
 from __future__ import annotations
 
 import json
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
 
-from tests.helpers import PlaybookRun, run_playbook, run_preflight_cases
+from tests.helpers import PlaybookRun, assert_refused_before_any_aws_call, bad_input_sweep, run_playbook
 from tests.sweep import assert_only_the_reported_is_left, destroy, destroy_report, environment_resources
 
 pytestmark = pytest.mark.emulator
@@ -423,26 +421,14 @@ THROUGH_DATA = ("engine_typo", "windows_overlap")
 
 @pytest.fixture(scope="module")
 def bad_runs(emulator) -> tuple[dict[str, PlaybookRun], dict[str, PlaybookRun], int]:
-    before = emulator.call_count()
-    with ThreadPoolExecutor(max_workers=min(4, (os.cpu_count() or 1) + 1)) as pool:
-        role = pool.submit(run_preflight_cases, {case: bad for case, bad, _ in BAD}, endpoint=emulator.endpoint)
-        futures = {case: pool.submit(run_playbook, DATA, endpoint=emulator.endpoint, timeout=300, tags="preflight",
-                                     extra_vars={"stack_require_network": False, **bad})
-                   for case, bad, _ in BAD if case in THROUGH_DATA}
-        runs = {case: f.result() for case, f in futures.items()}
-        role_runs = role.result()
-    return runs, role_runs, emulator.call_count() - before
+    return bad_input_sweep(emulator, DATA, {case: bad for case, bad, _ in BAD}, THROUGH_DATA)
 
 
 @pytest.mark.parametrize("case,bad,expect", BAD, ids=[c[0] for c in BAD])
 def test_bad_data_input_fails_before_any_aws_call(bad_runs, case, bad, expect):
     runs, role_runs, calls = bad_runs
-    for run in [role_runs[case]] + ([runs[case]] if case in runs else []):
-        out = flat(run.stdout + run.stderr)
-        assert run.rc != 0, run.explain()
-        assert "Preflight found 1 configuration problem(s); no AWS call was made." in out, run.explain()
-        assert flat(expect) in out and FIX in out, run.explain()
-        assert "TASK [protea.platform.rds" not in run.stdout
+    assert_refused_before_any_aws_call([role_runs[case]] + ([runs[case]] if case in runs else []), expect, FIX,
+                                       "protea.platform.rds")
     assert calls == 0
 
 

@@ -11,16 +11,14 @@ without the alb role: through role stack's discovery (protea_stack.alb_dns_name,
 from __future__ import annotations
 
 import json
-import os
 import re
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
 
 from plugins.filter.ses import ses_smtp_password
-from tests.helpers import PlaybookRun, run_playbook, run_preflight_cases
+from tests.helpers import PlaybookRun, assert_refused_before_any_aws_call, bad_input_sweep, run_playbook
 from tests.sweep import assert_a_tier_is_destroyed
 
 pytestmark = pytest.mark.emulator
@@ -371,26 +369,14 @@ THROUGH_EDGE = ("price_class_100", "domain_unset_no_derived_findings")
 
 @pytest.fixture(scope="module")
 def bad_runs(emulator) -> tuple[dict[str, PlaybookRun], dict[str, PlaybookRun], int]:
-    before = emulator.call_count()
-    with ThreadPoolExecutor(max_workers=min(4, (os.cpu_count() or 1) + 1)) as pool:
-        role = pool.submit(run_preflight_cases, {case: bad for case, bad, _ in BAD}, endpoint=emulator.endpoint)
-        futures = {case: pool.submit(run_playbook, EDGE, endpoint=emulator.endpoint, timeout=300, tags="preflight",
-                                     extra_vars={"stack_require_network": False, **bad})
-                   for case, bad, _ in BAD if case in THROUGH_EDGE}
-        runs = {case: f.result() for case, f in futures.items()}
-        role_runs = role.result()
-    return runs, role_runs, emulator.call_count() - before
+    return bad_input_sweep(emulator, EDGE, {case: bad for case, bad, _ in BAD}, THROUGH_EDGE)
 
 
 @pytest.mark.parametrize("case,bad,expect", BAD, ids=[c[0] for c in BAD])
 def test_bad_edge_input_fails_before_any_aws_call(bad_runs, case, bad, expect):
     runs, role_runs, calls = bad_runs
-    for run in [role_runs[case]] + ([runs[case]] if case in runs else []):
-        out = flat(run.stdout + run.stderr)
-        assert run.rc != 0, run.explain()
-        assert "Preflight found 1 configuration problem(s); no AWS call was made." in out, run.explain()
-        assert flat(expect) in out and FIX in out, run.explain()
-        assert "TASK [protea.platform.dns" not in run.stdout
+    assert_refused_before_any_aws_call([role_runs[case]] + ([runs[case]] if case in runs else []), expect, FIX,
+                                       "protea.platform.dns")
     assert calls == 0
 
 

@@ -17,8 +17,9 @@ LANES = {"e2e": "clouds", "hosts": "clouds", "localcloud": "clouds", "migration"
 # instance-mode cloud) stays in its directory's lane, "hosts".
 # Measured 2026-12-03 at ebf613d (./.ci/run on a clean clone, PROTEA_TEST_TIMINGS, 1008 passed in
 # 3296 s): hosts 3288 s, clouds 2889 s; the emulator-only alerting tier (232 s) evens them out.
+# Measured 2026-12-04 at 5835a45 (scripts/fresh-machine-check, 1086 passed in 3069 s): clouds 3062 s,
+# hosts 2756 s; test_tag_selection.py (88 s) went back to "hosts".
 FILE_LANES = {"tests/localcloud/test_compat_region_rules.py": "hosts",
-              "tests/provisioning/test_tag_selection.py": "clouds",
               "tests/provisioning/test_alerting.py": "clouds"}
 
 

@@ -65,6 +65,24 @@ class PlaybookRun:
                 f"--- stderr (tail) ---\n{self.stderr[-3000:]}")
 
 
+def start_ssh_agent(sock: Path) -> subprocess.Popen:
+    """A real ssh-agent listening at `sock` (ready when this returns); terminate() it when done."""
+    import time
+
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        if sock.exists():
+            break
+        time.sleep(0.05)
+    return agent
+
+
+def ssh_add_once(sock: Path, key: Path) -> None:
+    """Load `key` into the agent at `sock`, then delete the file: the agent holds the only copy."""
+    subprocess.run(["ssh-add", "-q", str(key)], check=True, capture_output=True, env=dict(os.environ, SSH_AUTH_SOCK=str(sock)))
+    key.unlink()
+
+
 # The README's command that runs a playbook of the checkout in the execution environment, as AWX
 # runs a job (section "Running from AWX / Automation Platform", the bash block after this marker).
 EE_RUN_MARKER = "<!-- protea:ee-run -->"

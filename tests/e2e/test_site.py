@@ -28,7 +28,9 @@ from typing import Iterator
 import pytest
 
 from tests.doubles.slack_double import SlackDouble
-from tests.helpers import REPO, CommandLineSampler, PlaybookRun, assert_no_secret_shown, run_in_ee, run_playbook
+from tests.helpers import (
+    REPO, CommandLineSampler, PlaybookRun, assert_no_secret_shown, run_in_ee, run_playbook, ssh_add_once, start_ssh_agent,
+)
 from tests.localcloud.__main__ import ensure_ssh_key
 from tests.localcloud.emulator import Emulator
 
@@ -57,12 +59,15 @@ class Stack:
                     "PROTEA_SSH_IDENTITY_FILE": "", "SSH_AUTH_SOCK": agent}
         self.ssh_config = state / "e2e-ssh-config"
         self.ee_jobs = 0
+        self._ee_image: str | None = None
 
     def ee_image(self) -> str:
-        """The execution environment's image, once scripts/build-ee has finished."""
-        out, err = self.ee_build.communicate(timeout=1800)
-        assert self.ee_build.returncode == 0, f"scripts/build-ee: rc={self.ee_build.returncode}\n{err[-4000:]}"
-        return out.strip().splitlines()[-1]
+        """The execution environment's image, once scripts/build-ee has finished (waited for once)."""
+        if self._ee_image is None:
+            out, err = self.ee_build.communicate(timeout=1800)
+            assert self.ee_build.returncode == 0, f"scripts/build-ee: rc={self.ee_build.returncode}\n{err[-4000:]}"
+            self._ee_image = out.strip().splitlines()[-1]
+        return self._ee_image
 
     def in_ee(self, playbook: str, verbosity: int = 0, **extra) -> PlaybookRun:
         """A playbook of the checkout, run in the execution environment by the README's command."""
@@ -156,18 +161,6 @@ def deployer_credentials(emu: Emulator, state: Path) -> dict[str, str]:
     return {"PROTEA_AWS_ACCESS_KEY_ID": key["AccessKeyId"], "PROTEA_AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
 
 
-def start_agent_with(key: Path, sock: Path) -> tuple[subprocess.Popen, str]:
-    """A real ssh-agent at `sock` holding `key`; the key file is deleted once loaded (the agent has the only copy)."""
-    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        if sock.exists():
-            break
-        time.sleep(0.05)
-    subprocess.run(["ssh-add", "-q", str(key)], check=True, capture_output=True, env=dict(os.environ, SSH_AUTH_SOCK=str(sock)))
-    key.unlink()
-    return agent, str(sock)
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     for script in ("build-image", "apt-proxy"):  # cached: no-ops when present
@@ -177,13 +170,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                                 text=True, cwd=REPO)
     state = tmp_path_factory.mktemp("e2e-localcloud")
     # The agent's socket outside the state dir (which the execution environment's jobs mount).
-    agent, sock = start_agent_with(ensure_ssh_key(state), tmp_path_factory.mktemp("agent") / "agent.sock")
+    sock = tmp_path_factory.mktemp("agent") / "agent.sock"
+    agent = start_ssh_agent(sock)
+    ssh_add_once(sock, ensure_ssh_key(state))
     # PROTEA_IAM_AUDIT_ONLY=1 (while writing the policy): every decision recorded, none enforced.
     iam_env = {"PROTEA_IAM_AUDIT": str(state / "iam-audit.jsonl"),
                "PROTEA_IAM_AUDIT_ONLY": os.environ.get("PROTEA_IAM_AUDIT_ONLY", "")}
     try:
         with Emulator(state, instances=True, env=iam_env) as emu, SlackDouble() as slack:
-            st = Stack(emu, state, slack, sock, ee_build)
+            st = Stack(emu, state, slack, str(sock), ee_build)
             st.env |= deployer_credentials(emu, state)
             run = st.site()
             assert run.rc == 0, run.explain()

@@ -11,12 +11,11 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import REPO, ssh_add_once, start_ssh_agent
 
 pytestmark = pytest.mark.skipif(shutil.which("ssh") is None, reason="needs the OpenSSH client")
 
@@ -115,19 +114,12 @@ def agent(tmp_path_factory):
     """A real ssh-agent; `add()` loads a fresh key into it. Yields (socket, add)."""
     tmp = tmp_path_factory.mktemp("agent")
     sock = tmp / "agent.sock"
-    proc = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_ssh_agent(sock)
     try:
-        for _ in range(100):
-            if sock.exists():
-                break
-            time.sleep(0.05)
-
         def add() -> None:
             key = tmp / "agent_key"
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-            subprocess.run(["ssh-add", "-q", str(key)], check=True, env=dict(os.environ, SSH_AUTH_SOCK=str(sock)),
-                           capture_output=True)
-            key.unlink()
+            ssh_add_once(sock, key)
         yield str(sock), add
     finally:
         proc.terminate()

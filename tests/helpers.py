@@ -21,6 +21,7 @@ class PlaybookRun:
     rc: int
     stdout: str
     stderr: str
+    crashed_at: str | None = None  # the call after which the emulator's crash harness killed the run
 
     @property
     def recap(self) -> dict[str, dict[str, int]]:
@@ -166,6 +167,8 @@ def run_playbook(
     env: dict | None = None,
     timeout: int = 1800,
     kill_at: str | None = None,
+    crash_after: int | None = None,
+    crash_action: str | None = None,
     verbosity: int = 0,
     bin_dir: Path | None = None,
 ) -> PlaybookRun:
@@ -175,6 +178,10 @@ def run_playbook(
     local inventory reads). extra_vars are passed as a JSON file, never on argv.
     kill_at: SIGKILL the run (its whole process group, workers included) as soon as a
     line of its output starts with this text, e.g. "TASK [Detach"; rc is then -9.
+    crash_after / crash_action: the emulator kills the run (SIGKILL, process group and descendants)
+    right after it served the crash_after-th mutating AWS call of this run (only crash_action calls
+    counted, e.g. "CreateNatGateway", when given): tests/localcloud/serve.py. The call that was served
+    last is in the result's crashed_at (None: the run ended before the point).
     bin_dir: another venv's bin/ (its ansible-playbook runs, and comes first on PATH), e.g.
     the oldest supported ansible-core's (tests/oldest_core.py).
     """
@@ -214,6 +221,9 @@ def run_playbook(
     try:
         if kill_at is not None:
             return _run_until(cmd, run_env, kill_at, timeout)
+        if crash_after is not None or crash_action is not None:
+            assert endpoint, "the crash harness needs the emulator's endpoint"
+            return _run_crashing(cmd, run_env, endpoint, crash_after or 1, crash_action, timeout)
         proc = subprocess.run(cmd, cwd=REPO, env=run_env, capture_output=True, text=True, timeout=timeout)
     finally:
         if vars_file:
@@ -323,6 +333,31 @@ def _run_until(cmd: list[str], run_env: dict, kill_at: str, timeout: int) -> Pla
         proc.wait()
         err.seek(0)
         return PlaybookRun(proc.returncode, "".join(lines), err.read())
+
+
+def _run_crashing(cmd: list[str], run_env: dict, endpoint: str, after: int, action: str | None,
+                  timeout: int) -> PlaybookRun:
+    """ansible-playbook in a session of its own, the emulator armed to kill it (see run_playbook)."""
+    import tempfile
+
+    from tests.localcloud.emulator import arm_crash, crash_state
+
+    with tempfile.TemporaryFile(mode="w+") as out, tempfile.TemporaryFile(mode="w+") as err:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=run_env, stdout=out, stderr=err, text=True,
+                                start_new_session=True)
+        try:
+            # Armed before the run's first AWS call: ansible needs seconds to start, this a few ms.
+            arm_crash(endpoint, proc.pid, after, action)
+            proc.wait(timeout=timeout)
+        except BaseException:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+            raise
+        finally:
+            fired = crash_state(endpoint, disarm=True)["fired"]
+        out.seek(0)
+        err.seek(0)
+        return PlaybookRun(proc.returncode, out.read(), err.read(), crashed_at=fired)
 
 
 class CommandLineSampler:

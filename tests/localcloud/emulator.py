@@ -26,9 +26,10 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def _http(method: str, url: str, timeout: float = 120.0) -> Any:
+def _http(method: str, url: str, timeout: float = 120.0, body: dict[str, Any] | None = None) -> Any:
     # Generous: a reset of a full emulator on a loaded 2-core CI box can take many seconds.
-    req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
+    req = urllib.request.Request(url, method=method, data=data)
     with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback only
         body = resp.read()
     return json.loads(body) if body else None
@@ -40,6 +41,22 @@ def health(endpoint: str, timeout: float = 2.0) -> dict[str, Any] | None:
         return _http("GET", f"{endpoint}/_localcloud/health", timeout=timeout)
     except (OSError, urllib.error.URLError, ValueError):
         return None
+
+
+def arm_crash(endpoint: str, pid: int, after: int = 1, action: str | None = None) -> dict[str, Any]:
+    """Have the emulator SIGKILL process group `pid` (and its descendants) right after it served the
+    `after`-th mutating call from now (counting only `action` calls when given); see serve.py."""
+    return _http("POST", f"{endpoint}/_localcloud/crash", body={"pid": pid, "after": after, "action": action})
+
+
+def crash_state(endpoint: str, disarm: bool = False) -> dict[str, Any]:
+    """{"armed": ... or None, "fired": "service Action" or None}; disarm=True also disarms."""
+    return _http("DELETE" if disarm else "GET", f"{endpoint}/_localcloud/crash")
+
+
+def mutations(endpoint: str) -> list[str]:
+    """The mutating calls served since start/reset, in order ("ec2@us-east-1 CreateVpc", ...)."""
+    return list(_http("GET", f"{endpoint}/_localcloud/mutations")["mutations"])
 
 
 def process_alive(pid: int) -> bool:

@@ -9,6 +9,13 @@ Adds a small WSGI layer in front of moto's DomainDispatcherApplication:
   GET  /_localcloud/health   {"status": "ok", "patches": [...], "seeds": [...], "disabled": [...],
                               "dns_double": {"host": ..., "port": N}}
   GET  /_localcloud/calls    {"calls": N}  AWS API requests served (not /moto-api, not /_localcloud)
+  GET  /_localcloud/mutations {"mutations": ["ec2@us-east-1 CreateVpc", ...]}  the mutating calls served, in order
+  POST /_localcloud/crash    {"pid": P, "after": N, "action": "CreateNatGateway" or null}: the crash harness
+                             (tests/crash.py). Once N more mutating calls (only those whose action is `action`,
+                             when given) have been served, moto has done the N-th, and before its response is
+                             sent, process group P and every descendant of P get SIGKILL: a client killed right
+                             after AWS acted, the hardest point to resume from. One arming fires once.
+  GET  /_localcloud/crash    the arming: {"armed": {...} or null, "fired": "ec2@... CreateNatGateway" or null}
   POST /moto-api/reset       moto's reset, then the call counter is zeroed and the seeds re-applied
 """
 from __future__ import annotations
@@ -36,6 +43,9 @@ class LocalCloudApp:
         self.seeds = seeds
         self.info = info
         self.calls = 0
+        self.mutations: list[str] = []
+        self.crash: dict[str, Any] | None = None
+        self.crash_fired: str | None = None
         self.lock = threading.Lock()
         self.reset_lock = threading.Lock()
 
@@ -56,6 +66,11 @@ class LocalCloudApp:
         if path == "/_localcloud/calls":
             with self.lock:
                 return self._json(start_response, {"calls": self.calls})
+        if path == "/_localcloud/mutations":
+            with self.lock:
+                return self._json(start_response, {"mutations": list(self.mutations)})
+        if path == "/_localcloud/crash":
+            return self._crash_endpoint(environ, start_response)
         if path.startswith("/_localcloud/"):
             return self._json(start_response, {"error": "not found"}, "404 Not Found")
         if path.rstrip("/") == "/moto-api/reset" and method == "POST":
@@ -64,13 +79,14 @@ class LocalCloudApp:
                 result = list(self.app(environ, start_response))
                 with self.lock:
                     self.calls = 0
+                    self.mutations = []
                 self.run_seeds()
             return result
         if path.startswith("/moto-api") or path == "/favicon.ico":
             return self.app(environ, start_response)
         with self.lock:
             self.calls += 1
-        what = describe_call(environ)
+        what, mutating = describe_call(environ)
 
         def _start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
             # One line per AWS call that failed, naming the action: werkzeug's access log only
@@ -79,22 +95,146 @@ class LocalCloudApp:
                 print(f"localcloud: {what} -> {status}", flush=True)
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
-        return self.app(environ, _start_response)
+        if not mutating:
+            return self.app(environ, _start_response)
+        # Flask builds the response eagerly: once this returns, moto has done the call.
+        result = self.app(environ, _start_response)
+        with self.lock:
+            self.mutations.append(what)
+            victim = self._crash_due(what)
+        if victim is not None:
+            kill_tree(victim)
+            print(f"localcloud: crash harness killed process group {victim} right after {what}", flush=True)
+        return result
+
+    def _crash_due(self, what: str) -> int | None:
+        """The pid to kill now, if the armed crash point is this call (called under the lock)."""
+        if self.crash is None:
+            return None
+        action = self.crash.get("action")
+        if action and what.rsplit(" ", 1)[-1] != action:
+            return None
+        self.crash["seen"] += 1
+        if self.crash["seen"] < self.crash["after"]:
+            return None
+        pid, self.crash, self.crash_fired = self.crash["pid"], None, what
+        return pid
+
+    def _crash_endpoint(self, environ: dict[str, Any], start_response: Callable) -> list[bytes]:
+        if environ.get("REQUEST_METHOD") == "POST":
+            try:
+                body = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)) or b"{}")
+                arming = {"pid": int(body["pid"]), "after": int(body.get("after", 1)),
+                          "action": body.get("action") or None, "seen": 0}
+                if arming["after"] < 1 or arming["pid"] <= 1:
+                    raise ValueError("after must be >= 1 and pid > 1")
+            except (KeyError, TypeError, ValueError) as exc:
+                return self._json(start_response, {"error": f"bad crash arming: {exc}"}, "400 Bad Request")
+            with self.lock:
+                self.crash, self.crash_fired = arming, None
+        elif environ.get("REQUEST_METHOD") == "DELETE":
+            with self.lock:
+                self.crash = None
+        with self.lock:
+            return self._json(start_response, {"armed": self.crash, "fired": self.crash_fired})
 
 
-def describe_call(environ: dict[str, Any]) -> str:
-    """'service Action' of an AWS request, as far as the request shows it (for the log)."""
+# Actions that read or compute, never change what an account holds (the crash harness counts the
+# others). Prefixes of AWS's read verbs, plus the crypto and token calls that create nothing.
+_READ_PREFIXES = ("Describe", "List", "Get", "Head", "BatchGet", "Lookup", "Search", "Query", "Scan",
+                  "Simulate", "Validate", "Estimate", "Preview", "Test", "Check")
+_READ_ACTIONS = {"AssumeRole", "AssumeRoleWithWebIdentity", "DecodeAuthorizationMessage", "Encrypt", "Decrypt",
+                 "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "GenerateRandom", "Sign",
+                 "Verify"}
+
+
+def is_mutating(action: str) -> bool:
+    """Whether a query- or JSON-protocol action may change the account, by its verb."""
+    return not (action.startswith(_READ_PREFIXES) or action in _READ_ACTIONS or action == "?")
+
+
+# Signing names whose botocore model has another name.
+_MODEL_OF = {"elasticfilesystem": "efs", "email": "sesv2", "execute-api": "apigateway"}
+_REST_ROUTES: dict[str, list[tuple[int, str, Any, str, str]]] = {}
+
+
+def rest_action(service: str, method: str, path: str, query: str = "") -> str | None:
+    """The operation name of a REST call (Route 53, CloudFront, Lambda, EFS, Backup, S3, ...), read
+    from botocore's model of the service: the operation whose HTTP method, request URI and query
+    key (e.g. CloudFront's ``?WithTags``) match, the most specific first. None when none does."""
+    import re
+
+    if service not in _REST_ROUTES:
+        routes: list[tuple[int, str, Any, str, str]] = []
+        try:
+            import botocore.session
+
+            model = botocore.session.get_session().get_service_model(_MODEL_OF.get(service, service))
+            for name in model.operation_names:
+                http = model.operation_model(name).http
+                template, _, key = http.get("requestUri", "/").partition("?")
+                pattern = re.sub(r"\\\{[^}]+\\\+\\\}", ".+", re.escape(template))
+                pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", pattern)
+                key = key.split("&", 1)[0].split("=", 1)[0]
+                # Most specific first: a required query key, then fewer placeholders.
+                rank = (0 if key else 1000) + template.count("{")
+                routes.append((rank, http.get("method", "POST"), re.compile(pattern.rstrip("/") + "/?$"), key, name))
+        except Exception:  # noqa: BLE001 - an unknown service only loses its names in the log
+            routes = []
+        _REST_ROUTES[service] = sorted(routes, key=lambda r: r[0])
+    keys = {part.split("=", 1)[0] for part in query.split("&") if part}
+    for _, verb, pattern, key, name in _REST_ROUTES[service]:
+        if verb == method and pattern.match(path) and (not key or key in keys):
+            return name
+    return None
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL process group `pid` and every process descended from `pid` (a worker that moved to
+    a session of its own included), children first found, then killed, so none can fork away."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    doomed, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        doomed.append(current)
+        todo.extend(children.get(current, []))
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    for victim in doomed:
+        try:
+            os.kill(victim, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def describe_call(environ: dict[str, Any]) -> tuple[str, bool]:
+    """('service Action', whether it may change the account) of an AWS request, as far as the request
+    shows it: query and JSON protocols by their action's verb, REST calls by their HTTP method (GET and
+    HEAD read), named from botocore's model of the service."""
     import io
     import re
     from urllib.parse import parse_qs
 
-    service = "?"
+    service, signing = "?", "?"
     m = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/", environ.get("HTTP_AUTHORIZATION", ""))
     if m:
-        service = f"{m.group(2)}@{m.group(1)}"
+        signing = m.group(2)
+        service = f"{signing}@{m.group(1)}"
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
-        return f"{service} {target.split('.')[-1]}"
+        action = target.split(".")[-1]
+        return f"{service} {action}", is_mutating(action)
     if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
         try:
             size = int(environ.get("CONTENT_LENGTH") or 0)
@@ -104,8 +244,10 @@ def describe_call(environ: dict[str, Any]) -> str:
             body = environ["wsgi.input"].read(size)
             environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
             action = parse_qs(body.decode("utf-8", "replace")).get("Action", ["?"])[0]
-            return f"{service} {action}"
-    return f"{service} {environ.get('REQUEST_METHOD', '')} {environ.get('PATH_INFO', '')}"
+            return f"{service} {action}", is_mutating(action)
+    method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
+    name = rest_action(signing, method, path, environ.get("QUERY_STRING", ""))
+    return f"{service} {name or method + ' ' + path}", method not in ("GET", "HEAD", "OPTIONS")
 
 
 def build_app(disable: set[str], instances: bool = False) -> LocalCloudApp:

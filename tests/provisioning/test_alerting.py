@@ -19,6 +19,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.crash import duplicates
 from tests.doubles.slack_double import SlackDouble
 from tests.helpers import REPO, run_playbook
 from tests.sweep import assert_a_tier_is_destroyed
@@ -110,12 +111,28 @@ def stack(emulator, slack, tmp_path_factory):
     run = dict(endpoint=emulator.endpoint, extra_vars=extra)
     check = run_playbook(PLAYBOOK, check=True, diff=True, **run)
     topics_after_check = _topics(emulator)
+    # Crash-safe re-runs: the converge is killed (SIGKILL) right after AWS created the Slack
+    # function, then right after a topic subscription; "first" resumes it.
+    crashes = [run_playbook(PLAYBOOK, crash_action=action, **run) for action in CRASH_POINTS]
     first = run_playbook(PLAYBOOK, **run)
     assert first.rc == 0, first.explain()
     subscriptions_after_first = _subscriptions(emulator)
     second = run_playbook(PLAYBOOK, **run)
     return SimpleNamespace(emu=emulator, targets=targets, check=check, topics_after_check=topics_after_check,
-                           first=first, second=second, subscriptions_after_first=subscriptions_after_first, run=run)
+                           crashes=crashes, first=first, second=second,
+                           subscriptions_after_first=subscriptions_after_first, run=run)
+
+
+CRASH_POINTS = ("CreateFunction", "Subscribe")
+
+
+def test_runs_killed_right_after_aws_acted_resume_with_nothing_duplicated(stack):
+    assert [(run.rc, (run.crashed_at or "").split(" ")[-1]) for run in stack.crashes] == [
+        (-9, action) for action in CRASH_POINTS], stack.crashes[-1].explain()
+    assert duplicates(stack.emu.endpoint, ["af-south-1", "us-east-1"]) == []
+    for region in ("af-south-1", "us-east-1"):
+        names = [f["FunctionName"] for f in stack.emu.client("lambda", region=region).list_functions()["Functions"]]
+        assert len(names) == len(set(names)) == 1, names
 
 
 def _wait(fetch, timeout=60.0):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.crash import duplicates
 from tests.helpers import PlaybookRun, assert_refused_before_any_aws_call, bad_input_sweep, run_playbook
 from tests.sweep import assert_only_the_reported_is_left, destroy, destroy_report, environment_resources
 
@@ -62,6 +63,7 @@ def converge_network(emu) -> dict:
 class Stack:
     emu: object
     net: dict
+    crashes: list[PlaybookRun]
     first: PlaybookRun
     second: PlaybookRun
     check: PlaybookRun
@@ -78,11 +80,33 @@ def stack(emulator) -> Stack:
     # No bastion here (no instance containers): the application login, created through a
     # bastion, is left out and checked end to end (tests/e2e).
     skip = "rds_app_user"
+    # Crash-safe re-runs: the converge is killed (SIGKILL) right after AWS made a KMS key the run
+    # never named, then right after it started creating the database; "first" resumes it.
+    crashes = [run_playbook(DATA, endpoint=emulator.endpoint, extra_vars=extra, skip_tags=skip, crash_action=action)
+               for action in CRASH_POINTS]
     first = run_playbook(DATA, endpoint=emulator.endpoint, extra_vars=extra, skip_tags=skip)
     assert first.rc == 0, first.explain()
     second = run_playbook(DATA, endpoint=emulator.endpoint, extra_vars=extra, skip_tags=skip)
     check = run_playbook(DATA, endpoint=emulator.endpoint, extra_vars=extra, check=True, diff=True, skip_tags=skip)
-    return Stack(emulator, net, first, second, check)
+    return Stack(emulator, net, crashes, first, second, check)
+
+
+CRASH_POINTS = ("CreateKey", "CreateDBInstance")
+
+
+def test_runs_killed_right_after_aws_acted_resume_with_nothing_duplicated(stack):
+    assert [(run.rc, run.crashed_at) for run in stack.crashes] == [
+        (-9, "kms@af-south-1 CreateKey"), (-9, "rds@af-south-1 CreateDBInstance")], stack.crashes[-1].explain()
+    assert duplicates(stack.emu.endpoint, REGIONS) == []
+    # The key the killed run made is the one in use: adopted by the next run, not replaced.
+    kms = stack.client("kms")
+    keys = [kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"] for k in kms.list_keys()["Keys"]]
+    first_key = min((k for k in keys if k["KeyManager"] == "CUSTOMER"), key=lambda k: k["CreationDate"])
+    assert kms.describe_key(KeyId=f"alias/{NAME}-parameters")["KeyMetadata"]["KeyId"] == first_key["KeyId"]
+    assert ("protea.platform.parameters_key : Adopt the key a stopped run created but never named -> localhost"
+            in stack.crashes[1].changed_tasks), stack.crashes[1].explain()
+    rds = stack.client("rds").describe_db_instances()["DBInstances"]
+    assert [db["DBInstanceIdentifier"] for db in rds] == [DB]
 
 
 def test_the_application_login_needs_a_bastion(stack):

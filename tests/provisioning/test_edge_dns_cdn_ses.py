@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import pytest
 
 from plugins.filter.ses import ses_smtp_password
+from tests.crash import duplicates
 from tests.helpers import PlaybookRun, assert_refused_before_any_aws_call, bad_input_sweep, run_playbook
 from tests.sweep import assert_a_tier_is_destroyed
 
@@ -63,6 +64,7 @@ def stand_in_alb(emu) -> tuple[dict, dict]:
 class Stack:
     emu: object
     alb: dict
+    crashes: list[PlaybookRun]
     first: PlaybookRun
     second: PlaybookRun
     check: PlaybookRun
@@ -76,11 +78,30 @@ class Stack:
 def stack(emulator) -> Stack:
     emulator.reset()
     lb, alb = stand_in_alb(emulator)
+    # Crash-safe re-runs: the converge is killed (SIGKILL) right after AWS created the distribution,
+    # then right after it created the SMTP user's access key (its secret never stored); "first" resumes.
+    crashes = [run_playbook(EDGE, endpoint=emulator.endpoint, extra_vars=alb, tags=TAGS, crash_action=action)
+               for action in CRASH_POINTS]
     first = run_playbook(EDGE, endpoint=emulator.endpoint, extra_vars=alb, tags=TAGS)
     assert first.rc == 0, first.explain()
     second = run_playbook(EDGE, endpoint=emulator.endpoint, extra_vars=alb, tags=TAGS)
     check = run_playbook(EDGE, endpoint=emulator.endpoint, extra_vars=alb, tags=TAGS, check=True, diff=True)
-    return Stack(emulator, alb, first, second, check, lb)
+    return Stack(emulator, alb, crashes, first, second, check, lb)
+
+
+CRASH_POINTS = ("CreateDistributionWithTags", "CreateAccessKey")
+
+
+def test_runs_killed_right_after_aws_acted_resume_with_nothing_duplicated(stack):
+    assert [(run.rc, (run.crashed_at or "").split("@")[0] + " " + (run.crashed_at or "").split(" ")[-1])
+            for run in stack.crashes] == [(-9, "cloudfront CreateDistributionWithTags"), (-9, "iam CreateAccessKey")], \
+        stack.crashes[-1].explain()
+    assert duplicates(stack.emu.endpoint, [REGION, "us-east-1"]) == []
+    # The key whose secret the killed run never stored is gone; the one in use is the stored one.
+    keys = stack.client("iam").list_access_keys(UserName=f"{NAME}-ses-smtp")["AccessKeyMetadata"]
+    stored = json.loads(stack.client("ssm").get_parameter(Name=SMTP_CREDENTIALS_PARAM, WithDecryption=True)[
+        "Parameter"]["Value"])
+    assert [k["AccessKeyId"] for k in keys] == [stored["username"]]
 
 
 def test_converge_creates_then_changes_nothing(stack):

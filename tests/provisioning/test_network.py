@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.crash import duplicates
 from tests.helpers import PlaybookRun, run_playbook
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
@@ -31,6 +32,7 @@ PROJECT_FILTER = [{"Name": "tag:Project", "Values": ["shopper"]}, {"Name": "tag:
 class Runs:
     check_empty: PlaybookRun
     created_by_check: dict
+    crashes: list[PlaybookRun]
     first: PlaybookRun
     second: PlaybookRun
     check_diff: PlaybookRun
@@ -58,11 +60,17 @@ def runs(emulator) -> Runs:
     emulator.reset()
     check_empty = run_playbook(PLAYBOOK, endpoint=emulator.endpoint, check=True, diff=True)
     created = _inventory_of_cloud(emulator)
+    # Crash-safe re-runs: the converge is killed (SIGKILL) right after AWS created the first NAT
+    # gateway, then right after it launched the first bastion; "first" resumes it.
+    crashes = [run_playbook(PLAYBOOK, endpoint=emulator.endpoint, crash_action=action) for action in CRASH_POINTS]
     first = run_playbook(PLAYBOOK, endpoint=emulator.endpoint)
     assert first.rc == 0, first.explain()
     second = run_playbook(PLAYBOOK, endpoint=emulator.endpoint)
     check_diff = run_playbook(PLAYBOOK, endpoint=emulator.endpoint, check=True, diff=True)
-    return Runs(check_empty, created, first, second, check_diff)
+    return Runs(check_empty, created, crashes, first, second, check_diff)
+
+
+CRASH_POINTS = ("CreateNatGateway", "RunInstances")
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +119,15 @@ def test_check_on_empty_cloud_reports_changes_and_creates_nothing(runs):
     assert runs.check_empty.rc == 0, runs.check_empty.explain()
     assert runs.check_empty.changed > 0, runs.check_empty.explain()
     assert all(not v for v in runs.created_by_check.values()), runs.created_by_check
+
+
+def test_runs_killed_right_after_aws_acted_resume_with_nothing_duplicated(emulator, runs, ec2, subnets, bastions):
+    assert [(run.rc, run.crashed_at) for run in runs.crashes] == [
+        (-9, "ec2@af-south-1 CreateNatGateway"), (-9, "ec2@af-south-1 RunInstances")], runs.crashes[-1].explain()
+    assert duplicates(emulator.endpoint, ["af-south-1"]) == []
+    live = [n for n in ec2.describe_nat_gateways()["NatGateways"] if n["State"] in ("pending", "available")]
+    assert len(live) == 2 and len(ec2.describe_addresses()["Addresses"]) == 4  # a NAT and a bastion address per AZ
+    assert len(bastions) == 2
 
 
 def test_second_converge_changes_nothing(runs):

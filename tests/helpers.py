@@ -231,6 +231,24 @@ def run_playbook(
     return PlaybookRun(proc.returncode, proc.stdout, proc.stderr)
 
 
+def run_module(endpoint: str, module: str, args: dict, *, check: bool = False, diff: bool = False,
+               region: str = "af-south-1") -> dict:
+    """One module of ours run by `ansible localhost -m` against the emulator; its result (JSON)."""
+    import sys
+
+    params = {"endpoint_url": endpoint, "access_key": "testing", "secret_key": "testing", "region": region, **args}
+    cmd = [str(Path(sys.executable).parent / "ansible"), "localhost", "-c", "local", "-i", "localhost,",
+           "-e", f"ansible_python_interpreter={sys.executable}", "-m", module, "-a", json.dumps(params)]
+    cmd += (["--check"] if check else []) + (["--diff"] if diff else [])
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    try:
+        return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    except (ValueError, KeyError, IndexError):
+        raise AssertionError(f"{module}: no result (rc={proc.returncode})\n{proc.stdout}\n{proc.stderr}") from None
+
+
 def bad_input_sweep(emulator, playbook: str, cases: dict[str, dict], through: tuple[str, ...]
                     ) -> tuple[dict[str, PlaybookRun], dict[str, PlaybookRun], int]:
     """A tier's bad-input sweep: every case on the preflight role in one run (run_preflight_cases),

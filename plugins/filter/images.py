@@ -41,8 +41,43 @@ def launch_template_version_image(template, version):
     return ""
 
 
+# Instance refresh states that have not ended (AWS API reference, InstanceRefresh.Status).
+UNFINISHED_REFRESH = ("Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking")
+
+
+def asg_refresh_plan(group, template_version, refreshes):
+    """What the asg role does about instance refreshes, from the group as it was before this run
+    (an autoscaling_group_info entry, {} when there is none), the launch template version the group
+    now names, and the group's refreshes (autoscaling_instance_refresh_info, newest first or not).
+
+    {"wait_for": id} when a refresh has not ended (one a stopped run started: wait for it, never start
+    a second; AWS refuses one anyway); else {"start": True} when the group existed and either moved to
+    another template version or still runs an instance of another version (a run stopped between
+    updating the group and starting the refresh); else nothing to do. A new group launches from the
+    template itself. "reason" says which."""
+    group = group or {}
+    version = str(template_version)
+    unfinished = [r for r in refreshes or [] if r.get("status") in UNFINISHED_REFRESH]
+    if unfinished:
+        newest = max(unfinished, key=lambda r: str(r.get("start_time", "")))
+        return {"start": False, "wait_for": newest["instance_refresh_id"],
+                "reason": f"refresh {newest['instance_refresh_id']} is {newest.get('status')}"}
+    if not group:
+        return {"start": False, "wait_for": None, "reason": "new group"}
+    named = str((group.get("launch_template") or {}).get("version", ""))
+    if named != version:
+        return {"start": True, "wait_for": None, "reason": f"template version {named} -> {version}"}
+    stale = sorted(i.get("instance_id", "?") for i in group.get("instances") or []
+                   if str((i.get("launch_template") or {}).get("version", version)) != version)
+    if stale:
+        return {"start": True, "wait_for": None,
+                "reason": f"instances {', '.join(stale)} run another template version than {version}"}
+    return {"start": False, "wait_for": None, "reason": "up to date"}
+
+
 class FilterModule:
     """protea.platform image filters."""
 
     def filters(self):
-        return {"images_to_prune": images_to_prune, "launch_template_version_image": launch_template_version_image}
+        return {"images_to_prune": images_to_prune, "launch_template_version_image": launch_template_version_image,
+                "asg_refresh_plan": asg_refresh_plan}

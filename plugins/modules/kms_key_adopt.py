@@ -16,12 +16,14 @@ module: kms_key_adopt
 short_description: Adopt an unnamed KMS key left by an interrupted run
 version_added: 0.1.0
 description:
-  - When O(alias) does not exist, looks for enabled customer-managed keys that carry no alias,
-    whose description is O(description) and whose tags include every one of O(tags): the keys
-    M(amazon.aws.kms_key) creates before it names them. The newest such key gets O(alias); a
+  - >-
+    When O(alias) does not exist, looks for enabled customer-managed keys that carry no alias,
+    whose description is O(description) and whose tags include every one of O(tags), as
+    M(amazon.aws.kms_key) creates them before it names them. The newest such key gets O(alias); a
     following M(amazon.aws.kms_key) task with the same alias then finds and converges it.
-  - When the alias exists, or no such key exists, nothing changes (one ListAliases call).
-  - Older unnamed matches (two runs stopped at the same point) are reported in RV(left_unnamed)
+  - When the alias exists, or no such key exists, nothing changes (the alias exists - one ListAliases call).
+  - >-
+    Older unnamed matches (two runs stopped at the same point) are reported in RV(left_unnamed)
     with a warning, never deleted: deleting a key is for an operator to decide.
   - Supports check mode and diff mode.
 options:

@@ -133,3 +133,33 @@ def test_duplicate_finder_names_each_kind_it_sees(clean_emulator):
     assert f"KMS key {orphan_key} in {REGION} has no alias ('lost')" in found
     assert "IAM user smtp has 2 access keys" in found
     assert "2 Route 53 hosted zones (name, private) for ('shop.example.com.', False)" in found
+
+
+def test_kms_key_adopt_names_the_newest_matching_unnamed_key_only(clean_emulator):
+    """protea.platform.kms_key_adopt: the key amazon.aws.kms_key made before a crash (tags and
+    description at CreateKey, no alias yet) gets the alias; other keys are left alone."""
+    from tests.helpers import run_module
+
+    kms = clean_emulator.client("kms", REGION)
+    tags = {"Project": "shopper", "Environment": "local"}
+
+    def key(description, **extra):
+        return kms.create_key(Description=description, Tags=[{"TagKey": k, "TagValue": v}
+                                                              for k, v in {**tags, **extra}.items()])["KeyMetadata"]["KeyId"]
+
+    args = {"alias": "shopper-local-rds", "description": "shopper-local RDS", "tags": tags}
+    module = "protea.platform.kms_key_adopt"
+    assert run_module(clean_emulator.endpoint, module, args)["changed"] is False  # nothing to adopt
+    key("shopper-local RDS", Environment="prod")  # another environment's
+    key("shopper-local EFS")  # another description
+    older = key("shopper-local RDS")
+    newest = key("shopper-local RDS")
+    check = run_module(clean_emulator.endpoint, module, args, check=True, diff=True)
+    assert check["changed"] is True and check["adopted"] == newest
+    assert kms.list_aliases(KeyId=newest)["Aliases"] == []  # --check named nothing
+    run = run_module(clean_emulator.endpoint, module, args)
+    assert run["changed"] is True and run["adopted"] == newest and run["left_unnamed"] == [older]
+    assert any(older in w for w in run.get("warnings", []))
+    assert kms.describe_key(KeyId="alias/shopper-local-rds")["KeyMetadata"]["KeyId"] == newest
+    again = run_module(clean_emulator.endpoint, module, args)
+    assert again["changed"] is False and again["adopted"] is None

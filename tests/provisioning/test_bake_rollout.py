@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from tests.crash import duplicates
 from tests.helpers import run_playbook
 from tests.localcloud.compat.ec2 import debian_ami_id
 from tests.provisioning.test_edge_alb_asg import self_signed_cert
@@ -99,9 +100,18 @@ def test_named_version_rolls_back_and_unknown_version_fails(web):
     check = run_playbook(ROLLOUT, endpoint=emu.endpoint, extra_vars=FAST, check=True)
     assert check.rc == 0, check.explain()
     assert lt_image(emu)[0] == newest_before  # --check changes nothing
+    # Crash-safe re-runs: this rollout is killed (SIGKILL) right after AWS started the instance
+    # refresh; the re-run finishes it without a second refresh or a surplus instance.
+    refreshes_before = len(emu.client("autoscaling").describe_instance_refreshes(
+        AutoScalingGroupName=WEB)["InstanceRefreshes"])
+    killed = run_playbook(ROLLOUT, endpoint=emu.endpoint, extra_vars=FAST, crash_action="StartInstanceRefresh")
+    assert killed.rc == -9 and killed.crashed_at.endswith(" StartInstanceRefresh"), killed.explain()
     run = run_playbook(ROLLOUT, endpoint=emu.endpoint, extra_vars=FAST)
     assert run.rc == 0, run.explain()
     assert lt_image(emu)[0] == v2
+    refreshes = emu.client("autoscaling").describe_instance_refreshes(AutoScalingGroupName=WEB)["InstanceRefreshes"]
+    assert len(refreshes) == refreshes_before + 1 and refreshes[0]["Status"] == "Successful", refreshes
+    assert duplicates(emu.endpoint, ["af-south-1"]) == []
 
     back = run_playbook(ROLLOUT, endpoint=emu.endpoint, extra_vars={**FAST, "rollout_image_version": "v1"})
     assert back.rc == 0, back.explain()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.crash import duplicates
-from tests.helpers import PlaybookRun, run_playbook
+from tests.helpers import PlaybookRun, run_module, run_playbook
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
@@ -408,22 +408,9 @@ def test_a_tier_run_alone_refuses_without_the_network_and_names_it(emulator, vpc
 
 # --- protea.platform.vpc_flow_log on its own (our module: check mode, replace, absent) ---
 def _flow_log_module(emulator, check: bool = False, **args) -> dict:
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from tests.helpers import REPO
-
-    params = {"endpoint_url": emulator.endpoint, "access_key": "testing", "secret_key": "testing",
-              "region": "af-south-1", **args}
-    cmd = [str(Path(sys.executable).parent / "ansible"), "localhost", "-c", "local", "-i", "localhost,",
-           "-e", f"ansible_python_interpreter={sys.executable}",
-           "-m", "protea.platform.vpc_flow_log", "-a", json.dumps(params)] + (["--check"] if check else [])
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    result = run_module(emulator.endpoint, "protea.platform.vpc_flow_log", args, check=check)
+    assert not result.get("failed"), result
+    return result
 
 
 def test_flow_log_module_check_mode_replace_and_absent(emulator, runs):

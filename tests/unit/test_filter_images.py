@@ -47,3 +47,28 @@ def test_launch_template_version_image(version, image) -> None:
 
     assert launch_template_version_image(TEMPLATE, version) == image
     assert launch_template_version_image({}, version) == ""
+
+
+# --- asg_refresh_plan: start a refresh, wait for one a stopped run left, or nothing ----------------
+def group(named: str, *instance_versions: str) -> dict:
+    return {"launch_template": {"launch_template_name": "web", "version": named},
+            "instances": [{"instance_id": f"i-{n}", "launch_template": {"version": v}}
+                          for n, v in enumerate(instance_versions)]}
+
+
+@pytest.mark.parametrize("before, version, refreshes, start, wait_for", [
+    ({}, "1", [], False, None),  # a new group launches from the template
+    (group("1", "1", "1"), "2", [], True, None),  # this run moved the template
+    (group("2", "2", "2"), "2", [{"instance_refresh_id": "r1", "status": "Successful"}], False, None),
+    # A run stopped after updating the group, before starting the refresh: old instances remain.
+    (group("2", "1", "2"), "2", [{"instance_refresh_id": "r1", "status": "Successful"}], True, None),
+    # A run stopped after starting the refresh: wait for it, never a second one.
+    (group("2", "1", "1"), "2", [{"instance_refresh_id": "r1", "status": "Successful", "start_time": "1"},
+                                 {"instance_refresh_id": "r2", "status": "InProgress", "start_time": "2"}], False, "r2"),
+    (group("1", "1"), "2", [{"instance_refresh_id": "r3", "status": "Pending"}], False, "r3"),
+])
+def test_asg_refresh_plan(before, version, refreshes, start, wait_for) -> None:
+    from plugins.filter.images import asg_refresh_plan
+
+    plan = asg_refresh_plan(before, version, refreshes)
+    assert (plan["start"], plan["wait_for"]) == (start, wait_for) and plan["reason"]

@@ -135,7 +135,7 @@ def main():
         if not candidates:
             module.exit_json(changed=False, adopted=None, left_unnamed=[])
         adopted = candidates[0][1]
-        others = [key_id for _, key_id in candidates[1:]]
+        others = [key_id for __created, key_id in candidates[1:]]
         if others:
             module.warn(
                 f"KMS keys {', '.join(others)} match {alias}'s description and tags and have no alias: "

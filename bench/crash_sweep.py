@@ -11,11 +11,12 @@ tier's prerequisites converged, the tier killed (SIGKILL, whole process tree) by
 right after its k-th mutating call, the tier re-run to the end, then tests/crash.py's duplicate
 finder. A point is survived when the re-run succeeded and nothing is duplicated. Results go to
 bench/results/crash_sweep.json as they come (survived / tried per tier, and each point's call
-and findings). Not a test: the tests run a handful of these points (tests/provisioning/*).
+and findings; a tier swept again replaces its entry, the others stay). Not a test: the tests run a handful of these points (tests/provisioning/*).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -31,18 +32,19 @@ from tests.localcloud.__main__ import ensure_ssh_key  # noqa: E402
 from tests.localcloud.emulator import Emulator, mutations  # noqa: E402
 
 REGIONS = ["af-south-1", "us-east-1"]
-NETWORK = ("playbooks/network.yml", {}, None)
-# tier: (playbook, extra vars, skip tags) and the tiers converged before it. The data tier's
-# application login needs a bastion that answers ssh (instance containers): left out here.
+# tier: (playbook, extra vars, skip tags, tags) and what is converged before it. The data tier
+# needs the VPC and its security groups only; its application login needs a bastion that answers
+# ssh (instance containers): left out here.
 TIERS = {
-    "network": (NETWORK, []),
-    "data": (("playbooks/data.yml", {}, "rds_app_user"), [NETWORK]),
+    "network": (("playbooks/network.yml", {}, None, None), []),
+    "data": (("playbooks/data.yml", {}, "rds_app_user", None), [("playbooks/network.yml", {}, None, "vpc,security_groups")]),
 }
 
 
 def _run(emu: Emulator, step: tuple, **kwargs):
-    playbook, extra, skip = step
-    return run_playbook(playbook, endpoint=emu.endpoint, extra_vars=extra or None, skip_tags=skip, **kwargs)
+    playbook, extra, skip, tags = step
+    return run_playbook(playbook, endpoint=emu.endpoint, extra_vars=extra or None, skip_tags=skip, tags=tags,
+                        **kwargs)
 
 
 def _prepare(emu: Emulator, before: list) -> None:
@@ -87,7 +89,11 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=6 * 3600, help="stop starting new points after this")
     args = parser.parse_args()
     deadline = time.monotonic() + args.max_seconds
-    results: dict = {"command": " ".join(["python -m bench.crash_sweep", *sys.argv[1:]]), "tiers": {}}
+    # Tiers swept earlier stay in the file (each tier records its own command).
+    previous = REPO / "bench/results/crash_sweep.json"
+    results: dict = json.loads(previous.read_text()) if previous.exists() else {}
+    results.setdefault("tiers", {})
+    command = " ".join(["python -m bench.crash_sweep", *sys.argv[1:]])
     with tempfile.TemporaryDirectory() as tmp:
         ensure_ssh_key(Path(tmp))
         import os
@@ -95,7 +101,7 @@ def main() -> None:
         os.environ["PROTEA_LOCALCLOUD_DIR"] = tmp
         with Emulator(tmp) as emu:
             for tier in args.tier or list(TIERS):
-                results["tiers"][tier] = sweep(emu, tier, args.every, deadline)
+                results["tiers"][tier] = {"command": command, **sweep(emu, tier, args.every, deadline)}
                 results["survived"] = sum(t["survived"] for t in results["tiers"].values())
                 results["tried"] = sum(t["tried"] for t in results["tiers"].values())
                 write("crash_sweep", results)

@@ -84,10 +84,12 @@ def stock_emulator(emulator_factory: Callable[..., Emulator]) -> Emulator:
     return emulator_factory(disable=[p.name for p in compat.all_patches()])
 
 
-# Two lanes side by side when ./scripts/test runs pytest -n 2 (tests/lanes.py): the suite waits
-# on containers and emulators about half the time, so two lanes fill the two cores. A scheduler
-# of our own: xdist's loadgroup marks do not reach the scheduler with pytest 9 (node ids are
-# immutable there).
+# Three lanes side by side when ./scripts/test runs pytest -n 3 (tests/lanes.py): one lane keeps
+# 0.6-0.8 of a core busy and waits on containers and emulators the rest of the time, so two lanes
+# left part of the two cores idle. A scheduler of our own: xdist's loadgroup marks do not reach
+# the scheduler with pytest 9 (node ids are immutable there). One lane per worker (LoadScope
+# gives each worker one scope; with fewer workers than lanes, a worker takes the next lane when
+# it has finished one).
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     from xdist.scheduler import LoadScopeScheduling
 
@@ -96,6 +98,27 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
             return lane_of(nodeid.split("::", 1)[0])
 
     return LaneScheduling(config, log)
+
+
+_NICED = False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """In an xdist worker: the lanes off the critical path (tests/lanes.py BACKGROUND_NICE) run
+    at a lower CPU priority, inherited by everything they start (ansible-playbook, emulators,
+    podman containers), so that lane "clouds" keeps a core whenever it wants one. Before the
+    first test's fixtures start anything. Niceness only goes up: a worker that later runs a
+    lane of lower niceness (fewer workers than lanes) keeps the higher one."""
+    global _NICED
+    if _NICED or not hasattr(item.config, "workerinput"):
+        return
+    _NICED = True
+    from tests.lanes import BACKGROUND_NICE
+
+    increment = BACKGROUND_NICE.get(lane_of(item.nodeid), 0)
+    if increment:
+        os.nice(increment)
 
 
 # Time per test file (setup + call + teardown), for the fresh-machine check's budget per

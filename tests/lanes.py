@@ -1,32 +1,44 @@
-"""The suite's two lanes (./scripts/test runs pytest -n 2; the scheduler is in tests/conftest.py).
+"""The suite's three lanes (./scripts/test runs pytest -n 3; the scheduler is in tests/conftest.py).
 
 Lane "clouds" holds everything that starts an instance-mode local cloud (they must not overlap:
-their subnets are the same); lane "hosts" the molecule scenarios (their containers, names and
-double ports are their own) and the emulator-only tiers. Each lane runs its tests in file order.
-No imports: scripts/fresh-machine-check reads it with the system Python.
+their subnets are the same) or breaks shared test resources on purpose; lane "hosts" the molecule
+scenarios (their containers, names and double ports are their own) and some emulator-only tiers;
+lane "emulator" the other emulator-only files (provisioning tiers, compat checks, unit tests).
+Each lane runs its tests in file order. "clouds" is the critical path (e2e + migration alone are
+~2200 s): the other two lanes run at a lower CPU priority (tests/conftest.py) and fill what it
+leaves idle. No imports: scripts/fresh-machine-check reads it with the system Python.
 """
 from __future__ import annotations
 
 LANES = {"e2e": "clouds", "hosts": "clouds", "localcloud": "clouds", "migration": "clouds",
-         "molecule": "hosts", "provisioning": "hosts", "unit": "hosts"}
-# Single files in the other lane than their directory's, to even the lanes out (emulator-only
-# files fit either lane). Measured with PROTEA_TEST_TIMINGS (scripts/fresh-machine-check).
-# (Since the four single-role molecule scenarios run inside web_host, test_bake_image.py went
-# back to "hosts".)
-# tests/provisioning/test_oldest_core.py (ansible-core 2.19.0: its own venv, the emulator only, no
-# instance-mode cloud) stays in its directory's lane, "hosts".
-# Measured 2026-12-03 at ebf613d (./.ci/run on a clean clone, PROTEA_TEST_TIMINGS, 1008 passed in
-# 3296 s): hosts 3288 s, clouds 2889 s; the emulator-only alerting tier (232 s) evens them out.
-# Measured 2026-12-04 at 5835a45 (scripts/fresh-machine-check, 1086 passed in 3069 s): clouds 3062 s,
-# hosts 2756 s; test_tag_selection.py (88 s) went back to "hosts".
-FILE_LANES = {"tests/localcloud/test_compat_region_rules.py": "hosts",
-              "tests/provisioning/test_alerting.py": "clouds"}
+         "molecule": "hosts", "provisioning": "emulator", "unit": "emulator"}
+# Single files in another lane than their directory's: emulator-only files (no instance-mode
+# cloud) out of "clouds", and tiers into "hosts" to even "hosts" and "emulator" out. Measured
+# with PROTEA_TEST_TIMINGS (scripts/fresh-machine-check).
+# History: 2026-12-03 at ebf613d (two lanes, 1008 passed in 3296 s): hosts 3288 s, clouds 2889 s;
+# 2026-12-04 at 5835a45 (two lanes, 1086 passed in 3069 s; ./.ci/run 3349 s): clouds 2974 s,
+# hosts 2844 s.
+# 2026-12-04, branch suitetime: one lane's process tree (its ansible-playbook runs, emulator and
+# podman containers, by cgroup cpuacct) keeps 0.6-0.8 of a core busy, the rest is waiting on
+# containers, the emulator and the tier modules' fixed sleeps: two lanes left ~0.5 core idle.
+# Three lanes from those per-file times (seconds): clouds 2526 (e2e 1126, migration 1083,
+# test_instances 178, tests/hosts 113, ...), hosts 1661 (molecule 850, test_data 372,
+# test_edge_dns_cdn_ses 290, test_run_lock 94, test_preflight 55), emulator 1631 (the other
+# provisioning tiers, the emulator-only compat files 451, unit 170).
+_EMULATOR_ONLY_COMPAT = ("asg_notifications", "cloudwatch", "data", "ec2", "iam", "iam_enforce", "lambda_sns",
+                         "quotas", "region_rules", "registry", "ssm", "web")
+FILE_LANES = {f"tests/localcloud/test_compat_{name}.py": "emulator" for name in _EMULATOR_ONLY_COMPAT}
+FILE_LANES.update({f"tests/provisioning/test_{name}.py": "hosts"
+                   for name in ("data", "edge_dns_cdn_ses", "preflight", "run_lock")})
+# The lane a worker's first test is in decides its CPU priority (tests/conftest.py): "clouds"
+# keeps the default, the others run niced by this much.
+BACKGROUND_NICE = {"clouds": 0, "hosts": 5, "emulator": 5}
 
 
 def lane_of(nodeid: str) -> str:
-    """The lane of a test (node id or path under tests/); unknown groups go to "hosts"."""
+    """The lane of a test (node id or path under tests/); unknown groups go to "emulator"."""
     path = nodeid.split("::", 1)[0]
     if path in FILE_LANES:
         return FILE_LANES[path]
     parts = path.split("/")
-    return LANES.get(parts[1] if len(parts) > 2 and parts[0] == "tests" else "", "hosts")
+    return LANES.get(parts[1] if len(parts) > 2 and parts[0] == "tests" else "", "emulator")

@@ -30,9 +30,11 @@ LANES = {"e2e": "clouds", "hosts": "clouds", "localcloud": "clouds", "migration"
 # test_edge_dns_cdn_ses 290, test_run_lock 94, test_preflight 55), emulator 1631 (the other
 # provisioning tiers, the emulator-only compat files 451, unit 170): the two-lane run's per-file
 # times, regrouped; not yet a three-lane full run's. The two niced lanes have ~850 s to spare.
-_EMULATOR_ONLY_COMPAT = ("asg_notifications", "cloudwatch", "data", "ec2", "iam", "iam_enforce", "lambda_sns",
-                         "quotas", "region_rules", "registry", "ssm", "web")
-FILE_LANES = {f"tests/localcloud/test_compat_{name}.py": "emulator" for name in _EMULATOR_ONLY_COMPAT}
+# tests/localcloud files on the session's plain emulator (or emulator_factory's), no instance mode:
+_EMULATOR_ONLY = tuple(f"compat_{name}" for name in (
+    "asg_notifications", "cloudwatch", "data", "ec2", "iam", "iam_enforce", "lambda_sns", "quotas", "region_rules",
+    "registry", "ssm", "web")) + ("crash_harness",)
+FILE_LANES = {f"tests/localcloud/test_{name}.py": "emulator" for name in _EMULATOR_ONLY}
 FILE_LANES.update({f"tests/provisioning/test_{name}.py": "hosts"
                    for name in ("data", "edge_dns_cdn_ses", "preflight", "run_lock")})
 # The lane a worker's first test is in decides its CPU priority (tests/conftest.py): "clouds"

@@ -45,6 +45,9 @@ def _names(project, environment):
         "alarms_topic": f"{prefix}-alarms",
         "events_topic": f"{prefix}-events",
         "edge_alarms_topic": f"{prefix}-edge-alarms",
+        # The backup vault and the role AWS Backup works as (backup role; the restore drill uses both).
+        "backup_vault": prefix,
+        "backup_role": f"{prefix}-backup",
         # The value of the Backup tag the daily plan selects (efs, rds and backup roles).
         "backup_selection": f"{prefix}-daily",
         # SSM Parameter Store: the environment's prefix, and each parameter one part writes and another reads.
@@ -57,6 +60,8 @@ def _names(project, environment):
         "parameters_key_alias": f"alias/{prefix}-parameters",
         # The run lock (role run_lock): one site.yml or bake at a time per environment.
         "run_lock_parameter": f"{parameters}/run-lock",
+        # The restore drill's scratch database, and the prefix of the snapshots it takes.
+        "restore_drill": f"{prefix}-restore-drill",
     }
 
 

@@ -325,6 +325,10 @@ def test_the_deployer_may_not_touch_what_is_not_the_platforms(stack: Stack) -> N
         "an instance in another region": lambda c: c("ec2", "eu-west-1").run_instances(
             ImageId="ami-12c6146b", MinCount=1, MaxCount=1),
         "another database": lambda c: c("rds").delete_db_instance(DBInstanceIdentifier="other-db", SkipFinalSnapshot=True),
+        # The restore drill's document deletes only its scratch database and its own snapshots.
+        "the platform's database": lambda c: c("rds").delete_db_instance(DBInstanceIdentifier=f"{PROJECT}-{ENV}-db",
+                                                                          SkipFinalSnapshot=True),
+        "a snapshot not the drill's": lambda c: c("rds").delete_db_snapshot(DBSnapshotIdentifier=f"{PROJECT}-{ENV}-db-final"),
     }
     allowed = []
     for what, call in calls.items():
@@ -644,6 +648,91 @@ def test_backup_events_reach_email_and_the_slack_double(stack: Stack) -> None:
     assert any(job["BackupJobId"] in json.dumps(m) for m in stack.slack.messages[before:]), \
         "no Slack message for the backup job"
 
+
+
+def _in_db(container: str, family: str, dbname: str, sql: str) -> str:
+    """A query run inside a database container as its superuser: outside every path the drill uses."""
+    cmd = (["podman", "exec", "-u", "postgres", container, "psql", "-At", "-d", dbname, "-c", sql] if family == "postgres"
+           else ["podman", "exec", container, "mysql", "-N", "-uroot", dbname, "-e", sql])
+    env = {**os.environ, "CONTAINERS_CONF": str(REPO / "tests/containers/containers.conf")}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_the_restore_drill_finds_its_canaries_in_the_restored_copies(stack: Stack) -> None:
+    # playbooks/restore_drill.yml as the deployer (shipped policy only), at -vvv with command lines sampled.
+    db, family = _db_family(stack)
+    rds, backup = stack.emu.client("rds"), stack.emu.client("backup")
+    vault = f"{PROJECT}-{ENV}"
+    points_before = len(backup.list_recovery_points_by_backup_vault(BackupVaultName=vault)["RecoveryPoints"])
+    slack_before = len(stack.slack.messages)
+    snapshots_before = rds.describe_db_snapshots()["DBSnapshots"]
+    # --check: says what it would prove, makes nothing.
+    run = run_playbook("playbooks/restore_drill.yml", endpoint=stack.emu.endpoint, env=stack.env, inventory=INVENTORY,
+                       extra_vars={"rds_engine": ENGINE} if ENGINE else None, check=True, diff=True)
+    assert run.rc == 0, run.explain()
+    assert f"Database {db['DBInstanceIdentifier']} ({db['Engine']}) and file system fs-" in " ".join(run.stdout.split())
+    assert rds.describe_db_snapshots()["DBSnapshots"] == snapshots_before
+    assert len(backup.list_recovery_points_by_backup_vault(BackupVaultName=vault)["RecoveryPoints"]) == points_before
+    extra = ({"rds_engine": ENGINE} if ENGINE else {}) | {"restore_drill_keep_scratch": True}
+    with CommandLineSampler() as argv:
+        run = run_playbook("playbooks/restore_drill.yml", endpoint=stack.emu.endpoint, env=stack.env,
+                           inventory=INVENTORY, extra_vars=extra, verbosity=3)
+    assert run.rc == 0, run.explain()
+    assert_no_secret_shown("restore_drill.yml -vvv", run, argv, _secret_values(stack))
+    token = re.search(r"token (\d{14}): PASSED", " ".join(run.stdout.split()))
+    assert token, run.explain()
+    token = token.group(1)
+    scratch = f"{PROJECT}-{ENV}-restore-drill"
+    # Kept (restore_drill_keep_scratch): a scratch database restored from the drill's snapshot, single-AZ,
+    # in the live database's subnet group and security groups, tagged as the drill's.
+    got = rds.describe_db_instances(DBInstanceIdentifier=scratch)["DBInstances"][0]
+    assert (got["MultiAZ"], got["DeletionProtection"]) == (False, False)
+    assert got["DBSubnetGroup"]["DBSubnetGroupName"] == db["DBSubnetGroup"]["DBSubnetGroupName"]
+    assert {g["VpcSecurityGroupId"] for g in got["VpcSecurityGroups"]} == {g["VpcSecurityGroupId"] for g in db["VpcSecurityGroups"]}
+    assert {"Key": "Component", "Value": "restore-drill"} in got["TagList"]
+    snapshots = [s["DBSnapshotIdentifier"] for s in rds.describe_db_snapshots(DBInstanceIdentifier=db["DBInstanceIdentifier"])["DBSnapshots"]]
+    assert f"{scratch}-{token}" in snapshots, snapshots
+    # Checked here, in the containers themselves: the canary row is in the live database and in the
+    # scratch one (its container started from the snapshot's data), ...
+    query = f"SELECT token FROM protea_restore_drill WHERE token = '{token}'"
+    assert _in_db(f"protea-lc-db-{db['DBInstanceIdentifier']}", family, db["DBName"], query) == token
+    assert _in_db(f"protea-lc-db-{scratch}", family, db["DBName"], query) == token
+    # ... the canary file on EFS and its restored copy under aws-backup-restore_<time>/ (the same volume
+    # every web server mounts), from a recovery point the drill added to the vault.
+    ip = stack.web_ips()[0]
+    assert stack.ssh(ip, "cat /mnt/efs/.protea-restore-drill/canary").stdout.strip() == token
+    restored = stack.ssh(ip, "cat /mnt/efs/aws-backup-restore_*/.protea-restore-drill/canary").stdout.split()
+    assert restored == [token], restored
+    assert len(backup.list_recovery_points_by_backup_vault(BackupVaultName=vault)["RecoveryPoints"]) == points_before + 1
+    # The report reached Slack (through the events topic), with the times of the four steps.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(token in json.dumps(m) for m in stack.slack.messages[slack_before:]):
+        time.sleep(1)
+    report = [json.dumps(m) for m in stack.slack.messages[slack_before:] if token in json.dumps(m)]
+    assert report and "PASSED" in report[0], stack.slack.messages[slack_before:]
+    assert re.search(r"item-level restore of /.protea-restore-drill/canary [0-9.]+ s", report[0]), report[0]
+    assert re.search(rf"into {scratch} [0-9.]+ s", report[0]), report[0]
+
+    # The next drill (not kept) removes the scratch database the first one left, makes its own and
+    # removes everything it made: no scratch database, no drill snapshot, no restored directory.
+    run = run_playbook("playbooks/restore_drill.yml", endpoint=stack.emu.endpoint, env=stack.env,
+                       inventory=INVENTORY, extra_vars=({"rds_engine": ENGINE} if ENGINE else None))
+    assert run.rc == 0, run.explain()
+    second = re.search(r"token (\d{14}): PASSED", " ".join(run.stdout.split()))
+    assert second and second.group(1) != token, run.explain()
+    assert [d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]] == [db["DBInstanceIdentifier"]]
+    left = [s["DBSnapshotIdentifier"] for s in rds.describe_db_snapshots()["DBSnapshots"]
+            if s["DBSnapshotIdentifier"].startswith(f"{scratch}-{second.group(1)}")]
+    assert left == [], left
+    assert stack.ssh(ip, "ls -d /mnt/efs/aws-backup-restore_* 2>/dev/null | wc -l").stdout.strip() == "1"
+    # The database's protection is untouched, and the run lock is free again.
+    live = rds.describe_db_instances(DBInstanceIdentifier=db["DBInstanceIdentifier"])["DBInstances"][0]
+    assert live["DeletionProtection"] is True
+    ssm = stack.emu.client("ssm")
+    with pytest.raises(ssm.exceptions.ParameterNotFound):
+        ssm.get_parameter(Name=f"/{PROJECT}/{ENV}/run-lock")
 
 # --- rotation: every credential replaced while customers and mail keep flowing -----------------
 ROTATE_TAGS = "rotate_db,rotate_smtp,rotate_origin,rotate_slack"

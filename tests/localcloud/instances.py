@@ -35,6 +35,7 @@ import ipaddress
 import json
 import os
 import shlex
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -308,6 +309,7 @@ class Reconciler(threading.Thread):
         self.gateway_servers: dict[str, list[Any]] = {}  # gateway ip -> [smtp, http]
         self.volumes: set[str] = set()
         self.images: dict[str, str] = {}  # ami id -> image
+        self.db_snapshots: dict[str, str] = {}  # DB snapshot id -> committed image of its database container
         self.failures: dict[str, int] = {}
         self.hooks: list[Any] = []  # callables run every tick (instance refresh)
         self.db_builds: dict[str, threading.Thread] = {}
@@ -671,6 +673,64 @@ class Reconciler(threading.Thread):
         if image:
             podman("rmi", image, check=False)
 
+    # ---- backups: what a DB snapshot or an EFS recovery point holds (compat instances-backup-data)
+    def snapshot_db(self, ident: str, snapshot_id: str) -> str | None:
+        """CreateDBSnapshot: the database container, committed (paused, so its files are consistent
+        on disk as after a crash: the server recovers from its log when a restore starts it)."""
+        with self.lock:
+            rec = self.dbs.get(ident)
+            if rec is None or rec.get("phase") != "ready":
+                return None
+            image = f"{AMI_REPO}:dbsnap-{self.cid[:8]}-{snapshot_id}"
+            podman("commit", "-q", "--pause", "--change", 'CMD ["/sbin/init"]', rec["container"], image, timeout=600)
+            self.db_snapshots[snapshot_id] = image
+            log(f"database {ident}: snapshot {snapshot_id} committed as {image}")
+            return image
+
+    def forget_db_snapshot(self, snapshot_id: str) -> None:
+        image = self.db_snapshots.pop(snapshot_id, None)
+        if image:
+            podman("rmi", image, check=False)
+
+    def _volume_path(self, fs_id: str) -> Path | None:
+        vol = PREFIX + fs_id
+        res = podman("volume", "inspect", "-f", "{{.Mountpoint}}", vol, check=False)
+        return Path(res.stdout.strip()) if res.returncode == 0 and res.stdout.strip() else None
+
+    def efs_backup(self, recovery_point: str, fs_id: str) -> None:
+        """StartBackupJob of a file system: a copy of its files, kept as the recovery point."""
+        src = self._volume_path(fs_id)
+        dest = self.state_dir / "recovery-points" / recovery_point.rsplit(":", 1)[-1]
+        if src is None:
+            return  # no instance ever mounted it: an empty file system
+        shutil.copytree(src, dest, symlinks=True, dirs_exist_ok=True)
+        log(f"{fs_id}: recovery point {dest.name} ({sum(1 for _ in dest.rglob('*'))} entries)")
+
+    def efs_restore(self, recovery_point: str, fs_id: str, items: list[str], directory: str) -> None:
+        """StartRestoreJob of a file system's recovery point into file system ``fs_id``: the items
+        (paths from the root; all when empty) under ``directory`` off its root, hierarchy kept."""
+        src = self.state_dir / "recovery-points" / recovery_point.rsplit(":", 1)[-1]
+        vol = PREFIX + fs_id
+        if podman("volume", "exists", vol, check=False).returncode != 0:
+            podman("volume", "create", "--label", f"{LABEL}={self.cid}", vol)
+            self.volumes.add(vol)
+        target = self._volume_path(fs_id)
+        if target is None:
+            raise RuntimeError(f"no volume for {fs_id}")
+        root = target / directory
+        root.mkdir(parents=True, exist_ok=True)
+        for item in items or ["/"]:
+            rel = item.strip("/")
+            what = src / rel if rel else src
+            if not what.exists():
+                continue  # AWS restores what the point holds; a missing item fails the job there (not modelled)
+            if what.is_dir():
+                shutil.copytree(what, root / rel if rel else root, symlinks=True, dirs_exist_ok=True)
+            else:
+                (root / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(what, root / rel)
+        log(f"{fs_id}: restored {items or ['/']} of {src.name} into /{directory}")
+
     # ---- databases (RDS)
     def _reconcile_dbs(self) -> None:
         try:
@@ -735,15 +795,28 @@ class Reconciler(threading.Thread):
     def _create_db(self, db: Any, vpc_id: str, nets: list[dict[str, Any]], region: str, rds: Any) -> None:
         ident = db.db_instance_identifier
         family = "postgres" if "postgres" in db.engine else "mariadb"
-        image = self._db_image(family)
+        # Restored from a DB snapshot (compat instances-backup-data): the snapshot's disk.
+        snapshot = self.db_snapshots.get(getattr(db, "_lc_from_snapshot", None) or "")
+        image = snapshot or self._db_image(family)
         if image is None:
             return  # building; next tick
         name = f"{PREFIX}db-{ident}"
-        args = ["run", "-d", "--name", name, "--hostname", db.address, "--label", f"{LABEL}={self.cid}"]
+        # A host name has at most 64 bytes (the kernel refuses longer ones); an RDS endpoint may be longer.
+        hostname = db.address if len(db.address) <= 63 else db.address.split(".", 1)[0][:63]
+        args = ["create", "--name", name, "--hostname", hostname, "--label", f"{LABEL}={self.cid}"]
         for net in nets:
             args += ["--network", f"{net['name']}:ip={self._db_address(net, ident)}"]
         podman("rm", "-f", "-t", "0", name, check=False)
         podman(*args, image)
+        if snapshot:
+            # The snapshot was taken of a running server: its lock file names a PID that another process of
+            # the new container may hold, and PostgreSQL would then refuse to start. The data recovers from
+            # the server's log, as after a crash (as RDS restores a snapshot of a running instance).
+            root = Path(podman("mount", name).stdout.strip())
+            for stale in root.glob("var/lib/postgresql/*/main/postmaster.pid"):
+                stale.unlink()
+            podman("unmount", name, check=False)
+        podman("start", name)
         rec = {"id": ident, "container": name, "vpc": vpc_id, "address": db.address, "port": db.port,
                "engine": db.engine, "family": family, "phase": "booting", "ips": [self._db_address(n, ident) for n in nets],
                "net_ips": {n["name"]: self._db_address(n, ident) for n in nets},
@@ -835,7 +908,8 @@ class Reconciler(threading.Thread):
                    f"{'hostssl' if force else 'host'} all all 0.0.0.0/0 scram-sha-256\n")
             files = {"$conf/conf.d/protea.conf": conf, "$conf/pg_hba.conf": hba}
             owner, restart = "postgres", "systemctl restart postgresql@$v-main"
-            head = "v=$(ls /etc/postgresql)\nconf=/etc/postgresql/$v/main\n"
+            # The cluster's version directory (protea-tls, made below, sits beside it).
+            head = "v=$(ls /etc/postgresql | grep -E '^[0-9]+$' | head -n1)\nconf=/etc/postgresql/$v/main\n"
         else:
             d = "/etc/mysql/protea-tls"
             conf = f"[mysqld]\nbind-address = 0.0.0.0\nport = {port}\n"

@@ -51,9 +51,12 @@ def issue(ca_cert: Path, ca_key: Path, names: list[str], ips: list[str] = (), da
     now = datetime.datetime.now(datetime.timezone.utc)
     private = ec.generate_private_key(ec.SECP256R1())
     sans: list[x509.GeneralName] = [x509.DNSName(n) for n in names]
+    # X.509 limits a common name to 64 characters; a longer name (a long RDS endpoint) is in the SANs,
+    # which is what clients verify the host against.
+    common_name = names[0] if len(names[0]) <= 64 else names[0].split(".", 1)[0][:64]
     sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
     built = (
-        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
         .issuer_name(issuer.subject).public_key(private.public_key()).serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=days))
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)

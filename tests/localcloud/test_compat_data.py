@@ -204,6 +204,58 @@ def test_backup_jobs_without_patch(stock_emulator):
                         ResourceArn="arn:aws:elasticfilesystem:af-south-1:123456789012:file-system/fs-1") == 404
 
 
+def test_restore_jobs_restore_an_efs_recovery_point(clean_emulator):
+    backup, sqs, queue, role, topic = _job_setup(clean_emulator)
+    backup.put_backup_vault_notifications(BackupVaultName="v", SNSTopicArn=topic,
+                                          BackupVaultEvents=["RESTORE_JOB_STARTED", "RESTORE_JOB_COMPLETED"])
+    efs = clean_emulator.client("efs")
+    fs = efs.create_file_system(CreationToken="source", Encrypted=False)
+    point = backup.start_backup_job(BackupVaultName="v", ResourceArn=fs["FileSystemArn"], IamRoleArn=role,
+                                    IdempotencyToken="drill-1")["RecoveryPointArn"]
+    # A retried StartBackupJob with the same token is the same job (no second recovery point).
+    again = backup.start_backup_job(BackupVaultName="v", ResourceArn=fs["FileSystemArn"], IamRoleArn=role,
+                                    IdempotencyToken="drill-1")["RecoveryPointArn"]
+    assert again == point
+    assert len(backup.list_recovery_points_by_backup_vault(BackupVaultName="v")["RecoveryPoints"]) == 1
+    # Item-level restore into the source file system: no new file system.
+    meta = {"file-system-id": fs["FileSystemId"], "newFileSystem": "false", "Encrypted": "false",
+            "PerformanceMode": "generalPurpose", "CreationToken": "drill", "ItemsToRestore": '["/d/canary"]'}
+    job = backup.start_restore_job(RecoveryPointArn=point, IamRoleArn=role, Metadata=meta, IdempotencyToken="r-1")
+    assert backup.start_restore_job(RecoveryPointArn=point, IamRoleArn=role, Metadata=meta,
+                                    IdempotencyToken="r-1")["RestoreJobId"] == job["RestoreJobId"]
+    got = backup.describe_restore_job(RestoreJobId=job["RestoreJobId"])
+    assert (got["Status"], got["RecoveryPointArn"], got["CreatedResourceArn"], got["ResourceType"]) == \
+        ("COMPLETED", point, fs["FileSystemArn"], "EFS")
+    assert len(efs.describe_file_systems()["FileSystems"]) == 1
+    # A full restore into a new file system creates one.
+    new = backup.start_restore_job(RecoveryPointArn=point, IamRoleArn=role,
+                                   Metadata={"file-system-id": fs["FileSystemId"], "newFileSystem": "true",
+                                             "CreationToken": "restored", "Encrypted": "false"})
+    created = backup.describe_restore_job(RestoreJobId=new["RestoreJobId"])["CreatedResourceArn"]
+    assert created != fs["FileSystemArn"]
+    assert {f["FileSystemArn"] for f in efs.describe_file_systems()["FileSystems"]} == {fs["FileSystemArn"], created}
+    # The vault's topic hears both events of both restores.
+    bodies = [json.loads(m["Body"]) for m in
+              sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", [])]
+    states = sorted((b["MessageAttributes"]["EventType"]["Value"], b["MessageAttributes"]["State"]["Value"]) for b in bodies)
+    assert states == [("RESTORE_JOB", "COMPLETED")] * 2 + [("RESTORE_JOB", "CREATED")] * 2, states
+    # What AWS refuses.
+    assert _error(backup.start_restore_job, RecoveryPointArn=point + "0", IamRoleArn=role,
+                  Metadata=meta) == "ResourceNotFoundException"
+    assert _error(backup.start_restore_job, RecoveryPointArn=point, IamRoleArn=role + "-missing",
+                  Metadata=meta) == "InvalidParameterValueException"
+    assert _error(backup.start_restore_job, RecoveryPointArn=point, IamRoleArn=role,
+                  Metadata=meta | {"ItemsToRestore": '["relative"]'}) == "InvalidParameterValueException"
+    assert _error(backup.describe_restore_job, RestoreJobId="NOPE") == "ResourceNotFoundException"
+
+
+def test_restore_jobs_without_patch(stock_emulator):
+    assert "backup-restore-jobs" in stock_emulator.info["disabled"]
+    backup = stock_emulator.client("backup")
+    assert _http_status(backup.start_restore_job, IamRoleArn=ROLE, Metadata={"newFileSystem": "false"},
+                        RecoveryPointArn="arn:aws:backup:af-south-1:123456789012:recovery-point:X") == 404
+
+
 def _session_client(emu, creds: dict):
     import boto3
 
@@ -493,3 +545,26 @@ def test_rds_automated_backups_without_patch(stock_emulator):
     # moto has no DeleteDBInstanceAutomatedBackup: an HTML 500 that botocore cannot parse.
     with pytest.raises(ResponseParserError, match="500 Internal Server Error"):
         rds.delete_db_instance_automated_backup(DbiResourceId=ids[0])
+
+
+def _restored(emu, **flags):
+    rds = emu.client("rds")
+    rds.create_db_instance(DBInstanceIdentifier="src", Engine="postgres", DBInstanceClass="db.t4g.micro",
+                           MasterUsername="m", MasterUserPassword="secret-password-1", AllocatedStorage=20,
+                           MultiAZ=True, DeletionProtection=True)
+    rds.create_db_snapshot(DBInstanceIdentifier="src", DBSnapshotIdentifier="snap")
+    rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="copy", DBSnapshotIdentifier="snap", **flags)
+    return rds.describe_db_instances(DBInstanceIdentifier="copy")["DBInstances"][0]
+
+
+def test_rds_restore_false_flags(clean_emulator):
+    got = _restored(clean_emulator, DeletionProtection=False, MultiAZ=False, PubliclyAccessible=False)
+    assert (got["DeletionProtection"], got["MultiAZ"], got["PubliclyAccessible"]) == (False, False, False)
+    clean_emulator.client("rds").delete_db_instance(DBInstanceIdentifier="copy", SkipFinalSnapshot=True)
+
+
+def test_rds_restore_false_flags_without_patch(emulator_factory):
+    emu = emulator_factory(disable=["rds-restore-false-flags"])
+    emu.reset()
+    got = _restored(emu, DeletionProtection=False, MultiAZ=False)
+    assert (got["DeletionProtection"], got["MultiAZ"]) == (True, True)

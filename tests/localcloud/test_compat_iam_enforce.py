@@ -111,6 +111,35 @@ def test_a_user_key_may_do_what_its_policy_allows_on_the_resources_it_names(clea
     clean_emulator.client("ssm").delete_parameter(Name="/shop/prod/x")
 
 
+def test_backup_and_restore_jobs_are_authorized_on_the_vault_the_point_and_the_role_passed(clean_emulator):
+    # As the restore drill's policy document: the jobs on the environment's vault and its recovery points,
+    # and the backup role handed to backup.amazonaws.com (iam:PassRole).
+    iam, admin = clean_emulator.client("iam"), clean_emulator.client("backup")
+    backup_trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
+        "Service": "backup.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    role = iam.create_role(RoleName="shop-backup", AssumeRolePolicyDocument=backup_trust)["Role"]["Arn"]
+    other_role = iam.create_role(RoleName="other-backup", AssumeRolePolicyDocument=backup_trust)["Role"]["Arn"]
+    for vault in ("shop", "other"):
+        admin.create_backup_vault(BackupVaultName=vault)
+    fs = clean_emulator.client("efs").create_file_system(CreationToken="shop")["FileSystemArn"]
+    iam.create_user(UserName="drill")
+    iam.put_user_policy(UserName="drill", PolicyName="drill", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["backup:StartBackupJob", "backup:StartRestoreJob"], "Resource": [
+                f"arn:aws:backup:{REGION}:{ACCOUNT}:backup-vault:shop", f"arn:aws:backup:{REGION}:{ACCOUNT}:recovery-point:*"]},
+            {"Effect": "Allow", "Action": "iam:PassRole", "Resource": f"arn:aws:iam::{ACCOUNT}:role/shop-*",
+             "Condition": {"StringEquals": {"iam:PassedToService": "backup.amazonaws.com"}}}]}))
+    key = iam.create_access_key(UserName="drill")["AccessKey"]
+    drill = boto3.session.Session(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+                                  region_name=REGION).client("backup", endpoint_url=clean_emulator.endpoint)
+    assert _denied(lambda: drill.start_backup_job(BackupVaultName="other", ResourceArn=fs, IamRoleArn=role))
+    assert _denied(lambda: drill.start_backup_job(BackupVaultName="shop", ResourceArn=fs, IamRoleArn=other_role))
+    point = drill.start_backup_job(BackupVaultName="shop", ResourceArn=fs, IamRoleArn=role)["RecoveryPointArn"]
+    meta = {"file-system-id": fs.rsplit("/", 1)[-1], "newFileSystem": "false", "ItemsToRestore": '["/x"]'}
+    assert _denied(lambda: drill.start_restore_job(RecoveryPointArn=point, IamRoleArn=other_role, Metadata=meta))
+    assert drill.start_restore_job(RecoveryPointArn=point, IamRoleArn=role, Metadata=meta)["RestoreJobId"]
+
+
 def test_a_role_session_may_do_what_the_role_allows(clean_emulator):
     # As an instance's credentials from the metadata service: an STS session of its role.
     iam = clean_emulator.client("iam")

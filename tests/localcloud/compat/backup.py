@@ -7,6 +7,9 @@ from urllib.parse import unquote
 from . import Patch
 
 _JSON = {"Content-Type": "application/json"}
+# Set by compat/instances.py (instance mode, patch instances-backup-data): what a recovery point of
+# a file system holds and what a restore writes, kept in the podman volumes that stand for EFS.
+DATA_HOOKS: dict = {"efs_backup": None, "efs_restore": None}
 _NOTIFICATIONS = "{0}/backup-vaults/(?P<name>[^/]+)/notification-configuration$"
 # Every event type PutBackupVaultNotifications accepts (API reference, BackupVaultEvents).
 _EVENTS = {
@@ -187,15 +190,40 @@ _JOBS = "{0}/backup-jobs/?$"
 _JOB = "{0}/backup-jobs/(?P<id>[^/]+)$"
 
 
+def _notify(vault, events: list[tuple[str, str, dict]]) -> None:
+    from moto.sns.models import sns_backends
+
+    conf = getattr(vault, "protea_notifications", None)
+    if not conf:
+        return
+    parts = conf["SNSTopicArn"].split(":")
+    for message, subject, attrs in events:
+        sns_backends[parts[4]][parts[3]].publish(message, arn=conf["SNSTopicArn"], subject=subject,
+                                                  message_attributes=attrs)
+
+
 def _job_events(job: dict, conf: dict) -> list[tuple[str, str, dict]]:
-    """The (message, subject, attributes) a vault with notification ``conf`` sends for ``job``:
-    a started and a completed notification, each when its event type is in the vault's list."""
+    """The (message, subject, attributes) a vault with notification ``conf`` sends for a backup or
+    restore ``job``: a started and a completed notification, each when its event type is in the list."""
     out = []
-    for event, state, text in (("BACKUP_JOB_STARTED", "CREATED", "An AWS Backup job was started."),
-                               ("BACKUP_JOB_COMPLETED", "COMPLETED", "An AWS Backup job was completed successfully.")):
-        if event not in conf["BackupVaultEvents"]:
+    kind = "RESTORE_JOB" if "RestoreJobId" in job else "BACKUP_JOB"
+    texts = {"BACKUP_JOB": ("An AWS Backup job was started.", "An AWS Backup job was completed successfully."),
+             "RESTORE_JOB": ("An AWS Backup restore job was started.",
+                             "An AWS Backup restore job was completed successfully.")}[kind]
+    for event, state, text in ((f"{kind}_STARTED", "CREATED", texts[0]), (f"{kind}_COMPLETED", "COMPLETED", texts[1])):
+        if event not in conf.get("BackupVaultEvents", []):
             continue
         lines = [text]
+        if kind == "RESTORE_JOB":
+            lines += [f"Recovery point ARN : {job['RecoveryPointArn']}"]
+            if state == "COMPLETED":
+                lines.append(f"Created resource ARN : {job['CreatedResourceArn']}")
+            lines.append(f"RestoreJob ID : {job['RestoreJobId']}")
+            out.append((" ".join(lines), "Notification from AWS Backup",
+                        {k: {"Type": "String", "Value": str(v)} for k, v in {
+                            "EventType": kind, "State": state, "Id": job["RestoreJobId"],
+                            "AccountId": job["AccountId"], "StartTime": job["CreationDate"]}.items()}))
+            continue
         if state == "COMPLETED":
             lines.append(f"Recovery point ARN : {job['RecoveryPointArn']}")
         lines += [f"Resource ARN : {job['ResourceArn']}", f"BackupJob ID : {job['BackupJobId']}"]
@@ -227,7 +255,6 @@ def _apply_backup_jobs():
     from moto.core.utils import unix_time
     from moto.iam.models import iam_backends
     from moto.moto_api._internal import mock_random
-    from moto.sns.models import sns_backends
 
     def _jobs(backend):
         if not hasattr(backend, "protea_jobs"):
@@ -244,9 +271,14 @@ def _apply_backup_jobs():
             raise JsonRESTError("InvalidParameterValueException", f"IAM Role arn {role} is not valid")
         if not resource.startswith("arn:"):
             raise JsonRESTError("InvalidParameterValueException", f"Invalid ResourceArn {resource}")
+        token = self._get_param("IdempotencyToken")
+        for job in _jobs(backend).values():  # the same token: the same job, as AWS answers a retried call
+            if token and job.get("IdempotencyToken") == token and job["ResourceArn"] == resource:
+                return json.dumps({"BackupJobId": job["BackupJobId"], "RecoveryPointArn": job["RecoveryPointArn"],
+                                   "CreationDate": job["CreationDate"], "IsParent": False}), _JSON
         job_id = str(mock_random.uuid4()).upper()
         now = unix_time()
-        job = {"BackupJobId": job_id, "AccountId": backend.account_id, "BackupVaultName": vault.backup_vault_name,
+        job = {"BackupJobId": job_id, "IdempotencyToken": token, "AccountId": backend.account_id, "BackupVaultName": vault.backup_vault_name,
                "BackupVaultArn": vault.backup_vault_arn, "ResourceArn": resource, "IamRoleArn": role,
                "RecoveryPointArn": f"arn:aws:backup:{backend.region_name}:{backend.account_id}:recovery-point:"
                                    f"{str(mock_random.uuid4()).upper()}",
@@ -257,13 +289,10 @@ def _apply_backup_jobs():
             "RecoveryPointArn": job["RecoveryPointArn"], "BackupVaultName": vault.backup_vault_name,
             "BackupVaultArn": vault.backup_vault_arn, "ResourceArn": resource, "ResourceType": job["ResourceType"],
             "IamRoleArn": role, "Status": "COMPLETED", "CreationDate": now, "CompletionDate": now}
+        if job["ResourceType"] == "EFS" and DATA_HOOKS["efs_backup"]:
+            DATA_HOOKS["efs_backup"](job["RecoveryPointArn"], resource.rsplit("/", 1)[-1])
         # The job completes at once; the vault's topic hears what its event list asks for.
-        conf = getattr(vault, "protea_notifications", None)
-        if conf:
-            parts = conf["SNSTopicArn"].split(":")
-            for message, subject, attrs in _job_events(job, conf):
-                sns_backends[parts[4]][parts[3]].publish(message, arn=conf["SNSTopicArn"], subject=subject,
-                                                          message_attributes=attrs)
+        _notify(vault, _job_events(job, getattr(vault, "protea_notifications", None) or {}))
         body = {"BackupJobId": job_id, "RecoveryPointArn": job["RecoveryPointArn"], "CreationDate": now,
                 "IsParent": False}
         return json.dumps(body), _JSON
@@ -273,7 +302,7 @@ def _apply_backup_jobs():
         job = _jobs(self.backup_backend).get(job_id)
         if job is None:
             raise JsonRESTError("ResourceNotFoundException", f"Backup job {job_id} not found")
-        return json.dumps(job), _JSON
+        return json.dumps({k: v for k, v in job.items() if k != "IdempotencyToken"}), _JSON
 
     BackupResponse.start_backup_job = start_backup_job
     BackupResponse.describe_backup_job = describe_backup_job
@@ -281,6 +310,101 @@ def _apply_backup_jobs():
     urls.url_paths.clear()
     urls.url_paths[_JOBS] = urls.response.dispatch
     urls.url_paths[_JOB] = urls.response.dispatch
+    urls.url_paths.update(items)
+
+
+_RESTORE_JOBS = "{0}/restore-jobs/?$"
+_RESTORE_JOB = "{0}/restore-jobs/(?P<id>[^/]+)$"
+
+
+def _apply_restore_jobs():
+    from datetime import datetime, timezone
+
+    from moto.backup import urls
+    from moto.backup.responses import BackupResponse
+    from moto.core.exceptions import JsonRESTError
+    from moto.core.utils import unix_time
+    from moto.efs.models import efs_backends
+    from moto.iam.models import iam_backends
+    from moto.moto_api._internal import mock_random
+
+    def _jobs(backend):
+        if not hasattr(backend, "protea_restore_jobs"):
+            backend.protea_restore_jobs = {}
+        return backend.protea_restore_jobs
+
+    def _bad(message: str):
+        return JsonRESTError("InvalidParameterValueException", message)
+
+    def start_restore_job(self):
+        backend = self.backup_backend
+        point_arn, role = self._get_param("RecoveryPointArn") or "", self._get_param("IamRoleArn") or ""
+        metadata = self._get_param("Metadata") or {}
+        token = self._get_param("IdempotencyToken")
+        jobs = _jobs(backend)
+        for job in jobs.values():  # the same token: the same job, as AWS answers a retried call
+            if token and job.get("IdempotencyToken") == token and job["RecoveryPointArn"] == point_arn:
+                return json.dumps({"RestoreJobId": job["RestoreJobId"]}), _JSON
+        vault, point = next(((v, _recovery_points(v)[point_arn]) for v in backend.vaults.values()
+                             if point_arn in _recovery_points(v)), (None, None))
+        if point is None:
+            raise JsonRESTError("ResourceNotFoundException", f"Recovery point {point_arn} not found")
+        iam = iam_backends[backend.account_id]["global"]
+        if not role.startswith("arn:") or role.rsplit("/", 1)[-1] not in {r.name for r in iam.roles.values()}:
+            raise _bad(f"IAM Role arn {role} is not valid")
+        if point["ResourceType"] != "EFS":
+            raise _bad(f"Restoring a {point['ResourceType']} recovery point is not emulated here (EFS only)")
+        efs = efs_backends[backend.account_id][backend.region_name]
+        source = metadata.get("file-system-id") or point["ResourceArn"].rsplit("/", 1)[-1]
+        new = str(metadata.get("newFileSystem", "")).lower()
+        if new not in ("true", "false"):
+            raise _bad("Metadata newFileSystem must be true or false")
+        try:
+            items = json.loads(metadata.get("ItemsToRestore") or "[]")
+        except ValueError as exc:
+            raise _bad(f"Metadata ItemsToRestore is not a JSON list: {exc}") from exc
+        if not isinstance(items, list) or any(not isinstance(i, str) or not i.startswith("/") for i in items):
+            raise _bad("Metadata ItemsToRestore must be a JSON list of paths from the file system root, e.g. [\"/dir/file\"]")
+        if new == "true":
+            fs = efs.create_file_system(
+                creation_token=metadata.get("CreationToken") or str(mock_random.uuid4()),
+                performance_mode=metadata.get("PerformanceMode") or "generalPurpose",
+                encrypted=str(metadata.get("Encrypted", "false")).lower() == "true",
+                kms_key_id=metadata.get("KmsKeyId"), throughput_mode="bursting",
+                provisioned_throughput_in_mibps=None, availability_zone_name=None, backup=False, tags=[])
+        else:
+            fs = efs.file_systems_by_id.get(source)
+            if fs is None:
+                raise _bad(f"File system {source} not found")
+        now = unix_time()
+        # The recovery directory off the root: aws-backup-restore_<UTC date-time>.
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H-%M-%S-%f")[:-3] + "Z"
+        job = {"RestoreJobId": str(mock_random.uuid4()).upper(), "AccountId": backend.account_id,
+               "RecoveryPointArn": point_arn, "CreationDate": now, "CompletionDate": now, "Status": "COMPLETED",
+               "PercentDone": "100.00%", "IamRoleArn": role, "CreatedResourceArn": fs.file_system_arn,
+               "ResourceType": "EFS", "IdempotencyToken": token}
+        _notify(vault, [e for e in _job_events(job, getattr(vault, "protea_notifications", None) or {})
+                        if e[2]["State"]["Value"] == "CREATED"])
+        if DATA_HOOKS["efs_restore"]:
+            DATA_HOOKS["efs_restore"](point_arn, fs.file_system_id, items, f"aws-backup-restore_{stamp}")
+        jobs[job["RestoreJobId"]] = job
+        _notify(vault, [e for e in _job_events(job, getattr(vault, "protea_notifications", None) or {})
+                        if e[2]["State"]["Value"] == "COMPLETED"])
+        return json.dumps({"RestoreJobId": job["RestoreJobId"]}), _JSON
+
+    def describe_restore_job(self):
+        job_id = self.path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        job = _jobs(self.backup_backend).get(job_id)
+        if job is None:
+            raise JsonRESTError("ResourceNotFoundException", f"Restore job {job_id} not found")
+        return json.dumps({k: v for k, v in job.items() if k != "IdempotencyToken"}), _JSON
+
+    BackupResponse.start_restore_job = start_restore_job
+    BackupResponse.describe_restore_job = describe_restore_job
+    items = list(urls.url_paths.items())
+    urls.url_paths.clear()
+    urls.url_paths[_RESTORE_JOBS] = urls.response.dispatch
+    urls.url_paths[_RESTORE_JOB] = urls.response.dispatch
     urls.url_paths.update(items)
 
 
@@ -428,6 +552,19 @@ PATCHES = [
         doc="AWS Backup Developer Guide, Amazon SNS notifications to track AWS Backup events; API Reference, "
         "StartBackupJob: https://docs.aws.amazon.com/aws-backup/latest/devguide/API_StartBackupJob.html",
         apply=_apply_backup_jobs,
+    ),
+    Patch(
+        name="backup-restore-jobs",
+        api="backup:StartRestoreJob, DescribeRestoreJob (EFS recovery points)",
+        moto_does="Not implemented (404): a recovery point cannot be restored.",
+        aws_does="Restores a recovery point with the given IAM role and metadata; for EFS (file-system-id, "
+        "newFileSystem, ItemsToRestore, Encrypted, KmsKeyId, PerformanceMode, CreationToken) into a new file "
+        "system or the existing one, the items under a directory aws-backup-restore_<datetime> off the root; "
+        "the same IdempotencyToken answers the same job; the vault publishes RESTORE_JOB_STARTED / "
+        "RESTORE_JOB_COMPLETED. Here the job completes at once (files: patch instances-backup-data).",
+        doc="AWS Backup API Reference, StartRestoreJob / DescribeRestoreJob; Developer Guide, Restore an Amazon "
+        "EFS file system: https://docs.aws.amazon.com/aws-backup/latest/devguide/API_StartRestoreJob.html",
+        apply=_apply_restore_jobs,
     ),
     Patch(
         name="backup-vault-access-policy-and-recovery-points",

@@ -44,6 +44,8 @@ PASS_ROLE = {
     "lambda:CreateFunction": ("Role", "lambda.amazonaws.com"),
     "lambda:UpdateFunctionConfiguration": ("Role", "lambda.amazonaws.com"),
     "backup:CreateBackupSelection": ("IamRoleArn", "backup.amazonaws.com"),
+    "backup:StartBackupJob": ("IamRoleArn", "backup.amazonaws.com"),
+    "backup:StartRestoreJob": ("IamRoleArn", "backup.amazonaws.com"),
     "ec2:RunInstances": ("IamInstanceProfile", "ec2.amazonaws.com"),
     "ec2:AssociateIamInstanceProfile": ("IamInstanceProfile", "ec2.amazonaws.com"),
     "ec2:CreateFlowLogs": ("DeliverLogsPermissionArn", "vpc-flow-logs.amazonaws.com"),
@@ -191,6 +193,10 @@ def _resources(prefix: str, op: str, p: dict[str, list[str]], path: str, region:
             out.append(f"{arn}:backup-plan:{unquote(m.group(1))}")
         elif op == "CreateBackupPlan":
             out.append(f"{arn}:backup-plan:*")
+        if op == "StartBackupJob":
+            out.append(f"{arn}:backup-vault:{first('BackupVaultName')}")
+        if op == "StartRestoreJob":
+            out.append(first("RecoveryPointArn"))
         return out
     if prefix == "kms":
         key = first("KeyId") or first("TargetKeyId")

@@ -136,6 +136,57 @@ def _apply_create_image_commit() -> None:
     AmiBackend.deregister_image = deregister_image  # type: ignore[method-assign]
 
 
+def _apply_backup_data() -> None:
+    from moto.rds.exceptions import RDSClientError
+    from moto.rds.models import RDSBackend
+
+    from tests.localcloud.compat import backup
+
+    original_snapshot = RDSBackend.create_db_snapshot
+    original_restore = RDSBackend.restore_db_instance_from_db_snapshot
+    original_delete = RDSBackend.delete_db_snapshot
+
+    def create_db_snapshot(self, db_instance_identifier, db_snapshot_identifier, *args, **kwargs):  # type: ignore[no-untyped-def]
+        snapshot = original_snapshot(self, db_instance_identifier, db_snapshot_identifier, *args, **kwargs)
+        rec = _reconciler()
+        if rec is not None:
+            try:
+                rec.snapshot_db(db_instance_identifier, db_snapshot_identifier)
+            except Exception as exc:
+                self.database_snapshots.pop(db_snapshot_identifier, None)
+                raise RDSClientError("InternalFailure", f"snapshotting the database container failed: {exc}") from exc
+        return snapshot
+
+    def restore_db_instance_from_db_snapshot(self, from_snapshot_id, overrides):  # type: ignore[no-untyped-def]
+        db = original_restore(self, from_snapshot_id, overrides)
+        db._lc_from_snapshot = from_snapshot_id
+        return db
+
+    def delete_db_snapshot(self, db_snapshot_identifier):  # type: ignore[no-untyped-def]
+        snapshot = original_delete(self, db_snapshot_identifier)
+        rec = _reconciler()
+        if rec is not None:
+            rec.forget_db_snapshot(db_snapshot_identifier)
+        return snapshot
+
+    RDSBackend.create_db_snapshot = create_db_snapshot  # type: ignore[method-assign]
+    RDSBackend.restore_db_instance_from_db_snapshot = restore_db_instance_from_db_snapshot  # type: ignore[method-assign]
+    RDSBackend.delete_db_snapshot = delete_db_snapshot  # type: ignore[method-assign]
+
+    def efs_backup(recovery_point: str, fs_id: str) -> None:
+        rec = _reconciler()
+        if rec is not None:
+            rec.efs_backup(recovery_point, fs_id)
+
+    def efs_restore(recovery_point: str, fs_id: str, items: list[str], directory: str) -> None:
+        rec = _reconciler()
+        if rec is not None:
+            rec.efs_restore(recovery_point, fs_id, items, directory)
+
+    backup.DATA_HOOKS["efs_backup"] = efs_backup
+    backup.DATA_HOOKS["efs_restore"] = efs_restore
+
+
 # --- target health by probing ---------------------------------------------------------------
 _probe_cache: dict[tuple, tuple[float, tuple]] = {}
 
@@ -426,6 +477,24 @@ PATCHES = [
         doc="Amazon RDS User Guide, Viewing Amazon RDS DB instance status: "
         "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/accessing-monitoring.html",
         apply=_apply_rds_creating_until_reachable,
+        instances=True,
+    ),
+    Patch(
+        name="instances-backup-data",
+        api="rds:CreateDBSnapshot, RestoreDBInstanceFromDBSnapshot, DeleteDBSnapshot; "
+        "backup:StartBackupJob, StartRestoreJob (EFS)",
+        moto_does="Records snapshots and (compat backup-jobs / backup-restore-jobs) recovery points; no data is "
+        "kept, so a restored database or file system is empty.",
+        aws_does="A DB snapshot holds the instance's storage at that moment and a DB instance restored from it "
+        "starts with that data; an EFS recovery point holds the file system's files, and a restore puts the "
+        "chosen items (or everything) under a new directory aws-backup-restore_<datetime> off the root of the "
+        "target file system. Here the database container is committed as an image that the restored instance's "
+        "container starts from, and the file system's volume is copied into the state dir and back.",
+        doc="Amazon RDS User Guide, Restoring from a DB snapshot: "
+        "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_RestoreFromSnapshot.html; AWS Backup "
+        "Developer Guide, Restore an Amazon EFS file system: "
+        "https://docs.aws.amazon.com/aws-backup/latest/devguide/restoring-efs.html",
+        apply=_apply_backup_data,
         instances=True,
     ),
     Patch(

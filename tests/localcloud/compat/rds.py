@@ -326,6 +326,26 @@ def _apply_secondary_availability_zone() -> None:
     DBInstance.secondary_availability_zone = property(getter)
 
 
+# RestoreDBInstanceFromDBSnapshot parameters whose false is a choice, and the DBInstance attribute each sets.
+_RESTORE_FLAGS = {"DeletionProtection": "deletion_protection", "MultiAZ": "multi_az",
+                  "PubliclyAccessible": "publicly_accessible"}
+
+
+def _apply_restore_false_flags() -> None:
+    from moto.rds.models import RDSBackend
+
+    original = RDSBackend.restore_db_instance_from_db_snapshot
+
+    def restore_db_instance_from_db_snapshot(self, from_snapshot_id, overrides):  # type: ignore[no-untyped-def]
+        db = original(self, from_snapshot_id, overrides)
+        for param, attr in _RESTORE_FLAGS.items():
+            if overrides.get(param) is False:
+                setattr(db, attr, False)
+        return db
+
+    RDSBackend.restore_db_instance_from_db_snapshot = restore_db_instance_from_db_snapshot  # type: ignore[method-assign]
+
+
 PATCHES = [
     Patch(
         name="rds-parameter-group-not-found",
@@ -398,6 +418,18 @@ PATCHES = [
         doc="Amazon RDS API Reference, DeleteDBInstanceAutomatedBackup and DBInstanceAutomatedBackup: "
         "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBInstanceAutomatedBackup.html",
         apply=_apply_automated_backups,
+    ),
+    Patch(
+        name="rds-restore-false-flags",
+        api="rds:RestoreDBInstanceFromDBSnapshot (DeletionProtection, MultiAZ, PubliclyAccessible)",
+        moto_does="Copies the snapshot's source instance and applies only the parameters that are true: a restore asking "
+        "for DeletionProtection=false, MultiAZ=false or PubliclyAccessible=false of a protected Multi-AZ source gets a "
+        "protected Multi-AZ instance, which then cannot be deleted.",
+        aws_does="The restored instance has the settings the request gives (DeletionProtection defaults to false, "
+        "MultiAZ to false), whatever the source instance had.",
+        doc="Amazon RDS API Reference, RestoreDBInstanceFromDBSnapshot (DeletionProtection, MultiAZ): "
+        "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RestoreDBInstanceFromDBSnapshot.html",
+        apply=_apply_restore_false_flags,
     ),
     Patch(
         name="rds-secondary-availability-zone",

@@ -29,7 +29,7 @@ REGION = "af-south-1"
 ACCOUNT = "123456789012"  # moto's default account
 INSTANCE_PATCHES = ["instances-public-ip-loopback", "instances-pending-until-ssh", "instances-create-image-commit",
                     "instances-target-health-probe", "instances-rolling-refresh", "instances-security-groups",
-                    "instances-rds-tls", "instances-rds-creating-until-reachable"]
+                    "instances-rds-tls", "instances-rds-creating-until-reachable", "instances-backup-data"]
 HTTP_USER_DATA = """#!/bin/sh
 mkdir -p /srv/www && echo ok >/srv/www/health
 exec python3 -m http.server 8080 --directory /srv/www
@@ -323,6 +323,10 @@ def test_instance_patches_change_nothing_without_instance_mode(emulator_factory:
                                 AllocatedStorage=20, MasterUsername="protea", MasterUserPassword="s3cret-Pass",
                                 DBSubnetGroupName="noreach")["DBInstance"]
     assert db["DBInstanceStatus"] == "available"
+    # "instances-backup-data": a DB snapshot is a record; nothing of the database is kept.
+    rds.create_db_snapshot(DBInstanceIdentifier="noreach", DBSnapshotIdentifier="nodata")
+    images = podman("images", "--format", "{{.Repository}}:{{.Tag}}").stdout
+    assert "-nodata" not in images, images
 
 
 SMTP_CLIENT = r"""

@@ -36,6 +36,28 @@ def _vault(response):
     return response.backup_backend.describe_backup_vault(unquote(name))
 
 
+def _route_first(*patterns) -> None:
+    """Send ``patterns`` to moto's backup dispatcher ahead of its own URL patterns (matched in order)."""
+    from moto.backup import urls
+
+    items = list(urls.url_paths.items())
+    urls.url_paths.clear()
+    for pattern in patterns:
+        urls.url_paths[pattern] = urls.response.dispatch
+    urls.url_paths.update(items)
+
+
+def _describe_job(response, jobs: dict, what: str):
+    """Describe<what>Job: the job the path's last segment names, without the caller's idempotency token."""
+    from moto.core.exceptions import JsonRESTError
+
+    job_id = response.path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    job = jobs.get(job_id)
+    if job is None:
+        raise JsonRESTError("ResourceNotFoundException", f"{what} job {job_id} not found")
+    return json.dumps({k: v for k, v in job.items() if k != "IdempotencyToken"}), _JSON
+
+
 def _apply_vault_access_denied():
     from moto.backup.models import BackupBackend
 
@@ -249,7 +271,6 @@ def _resource_type(arn: str) -> str:
 
 
 def _apply_backup_jobs():
-    from moto.backup import urls
     from moto.backup.responses import BackupResponse
     from moto.core.exceptions import JsonRESTError
     from moto.core.utils import unix_time
@@ -297,20 +318,9 @@ def _apply_backup_jobs():
                 "IsParent": False}
         return json.dumps(body), _JSON
 
-    def describe_backup_job(self):
-        job_id = self.path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-        job = _jobs(self.backup_backend).get(job_id)
-        if job is None:
-            raise JsonRESTError("ResourceNotFoundException", f"Backup job {job_id} not found")
-        return json.dumps({k: v for k, v in job.items() if k != "IdempotencyToken"}), _JSON
-
     BackupResponse.start_backup_job = start_backup_job
-    BackupResponse.describe_backup_job = describe_backup_job
-    items = list(urls.url_paths.items())
-    urls.url_paths.clear()
-    urls.url_paths[_JOBS] = urls.response.dispatch
-    urls.url_paths[_JOB] = urls.response.dispatch
-    urls.url_paths.update(items)
+    BackupResponse.describe_backup_job = lambda self: _describe_job(self, _jobs(self.backup_backend), "Backup")
+    _route_first(_JOBS, _JOB)
 
 
 _RESTORE_JOBS = "{0}/restore-jobs/?$"
@@ -320,7 +330,6 @@ _RESTORE_JOB = "{0}/restore-jobs/(?P<id>[^/]+)$"
 def _apply_restore_jobs():
     from datetime import datetime, timezone
 
-    from moto.backup import urls
     from moto.backup.responses import BackupResponse
     from moto.core.exceptions import JsonRESTError
     from moto.core.utils import unix_time
@@ -392,20 +401,9 @@ def _apply_restore_jobs():
                         if e[2]["State"]["Value"] == "COMPLETED"])
         return json.dumps({"RestoreJobId": job["RestoreJobId"]}), _JSON
 
-    def describe_restore_job(self):
-        job_id = self.path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-        job = _jobs(self.backup_backend).get(job_id)
-        if job is None:
-            raise JsonRESTError("ResourceNotFoundException", f"Restore job {job_id} not found")
-        return json.dumps({k: v for k, v in job.items() if k != "IdempotencyToken"}), _JSON
-
     BackupResponse.start_restore_job = start_restore_job
-    BackupResponse.describe_restore_job = describe_restore_job
-    items = list(urls.url_paths.items())
-    urls.url_paths.clear()
-    urls.url_paths[_RESTORE_JOBS] = urls.response.dispatch
-    urls.url_paths[_RESTORE_JOB] = urls.response.dispatch
-    urls.url_paths.update(items)
+    BackupResponse.describe_restore_job = lambda self: _describe_job(self, _jobs(self.backup_backend), "Restore")
+    _route_first(_RESTORE_JOBS, _RESTORE_JOB)
 
 
 _ACCESS_POLICY = "{0}/backup-vaults/(?P<name>[^/]+)/access-policy$"

@@ -196,6 +196,27 @@ def test_backup_jobs_notify_the_vaults_topic(clean_emulator):
     assert _error(backup.describe_backup_job, BackupJobId="NOPE") == "ResourceNotFoundException"
 
 
+def test_backup_jobs_outside_the_vault_locks_retention_fail(clean_emulator):
+    backup, sqs, queue, role, topic = _job_setup(clean_emulator)
+    backup.put_backup_vault_notifications(BackupVaultName="v", SNSTopicArn=topic,
+                                          BackupVaultEvents=["BACKUP_JOB_COMPLETED"])
+    backup.put_backup_vault_lock_configuration(BackupVaultName="v", MinRetentionDays=7, MaxRetentionDays=35)
+    resource = "arn:aws:elasticfilesystem:af-south-1:123456789012:file-system/fs-0123456789abcdef0"
+
+    def state(**lifecycle):
+        job = backup.start_backup_job(BackupVaultName="v", ResourceArn=resource, IamRoleArn=role, **lifecycle)
+        return backup.describe_backup_job(BackupJobId=job["BackupJobId"])["State"]
+
+    # Shorter than the minimum, longer than the maximum, or kept for ever under a maximum: the job fails.
+    assert [state(Lifecycle={"DeleteAfterDays": 3}), state(Lifecycle={"DeleteAfterDays": 40}), state()] == ["FAILED"] * 3
+    assert backup.list_recovery_points_by_backup_vault(BackupVaultName="v")["RecoveryPoints"] == []
+    assert state(Lifecycle={"DeleteAfterDays": 7}) == "COMPLETED"
+    assert len(backup.list_recovery_points_by_backup_vault(BackupVaultName="v")["RecoveryPoints"]) == 1
+    bodies = [json.loads(m["Body"]) for m in
+              sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", [])]
+    assert sorted(b["MessageAttributes"]["State"]["Value"] for b in bodies) == ["COMPLETED"] + ["FAILED"] * 3
+
+
 def test_backup_jobs_without_patch(stock_emulator):
     assert "backup-jobs" in stock_emulator.info["disabled"]
     backup = stock_emulator.client("backup")

@@ -232,7 +232,10 @@ def _job_events(job: dict, conf: dict) -> list[tuple[str, str, dict]]:
     texts = {"BACKUP_JOB": ("An AWS Backup job was started.", "An AWS Backup job was completed successfully."),
              "RESTORE_JOB": ("An AWS Backup restore job was started.",
                              "An AWS Backup restore job was completed successfully.")}[kind]
-    for event, state, text in ((f"{kind}_STARTED", "CREATED", texts[0]), (f"{kind}_COMPLETED", "COMPLETED", texts[1])):
+    done = job.get("State") or job.get("Status") or "COMPLETED"  # a failed job arrives as COMPLETED, state FAILED
+    if done == "FAILED":
+        texts = (texts[0], texts[1].replace("was completed successfully", "failed"))
+    for event, state, text in ((f"{kind}_STARTED", "CREATED", texts[0]), (f"{kind}_COMPLETED", done, texts[1])):
         if event not in conf.get("BackupVaultEvents", []):
             continue
         lines = [text]
@@ -248,6 +251,8 @@ def _job_events(job: dict, conf: dict) -> list[tuple[str, str, dict]]:
             continue
         if state == "COMPLETED":
             lines.append(f"Recovery point ARN : {job['RecoveryPointArn']}")
+        elif state == "FAILED":
+            lines.append(f"Status message : {job.get('StatusMessage', '')}")
         lines += [f"Resource ARN : {job['ResourceArn']}", f"BackupJob ID : {job['BackupJobId']}"]
         attrs = {"EventType": "BACKUP_JOB", "State": state, "Id": job["BackupJobId"],
                  "AccountId": job["AccountId"], "StartTime": job["CreationDate"]}
@@ -306,6 +311,16 @@ def _apply_backup_jobs():
                "CreationDate": now, "CompletionDate": now, "State": "COMPLETED", "PercentDone": "100.0",
                "ResourceType": _resource_type(resource)}
         _jobs(backend)[job_id] = job
+        # Vault Lock: a job whose retention (Lifecycle.DeleteAfterDays; none = kept for ever) is outside the
+        # lock's minimum/maximum fails, and leaves no recovery point.
+        days = (self._get_param("Lifecycle") or {}).get("DeleteAfterDays")
+        low, high = vault.min_retention_days, vault.max_retention_days
+        if (low is not None and days is not None and int(days) < low) or (high is not None and (days is None or int(days) > high)):
+            job.update(State="FAILED", StatusMessage=f"The retention period ({days or 'none'} days) is outside the "
+                       f"vault lock's range (minimum {low}, maximum {high} days)")
+            _notify(vault, _job_events(job, getattr(vault, "protea_notifications", None) or {}))
+            return json.dumps({"BackupJobId": job_id, "RecoveryPointArn": job["RecoveryPointArn"],
+                               "CreationDate": now, "IsParent": False}), _JSON
         _recovery_points(vault)[job["RecoveryPointArn"]] = {
             "RecoveryPointArn": job["RecoveryPointArn"], "BackupVaultName": vault.backup_vault_name,
             "BackupVaultArn": vault.backup_vault_arn, "ResourceArn": resource, "ResourceType": job["ResourceType"],
@@ -546,9 +561,11 @@ PATCHES = [
         aws_does="Starts an on-demand backup of a resource into a vault with the given IAM role; the vault "
         "publishes BACKUP_JOB_STARTED / BACKUP_JOB_COMPLETED notifications (text message with the job ID, "
         "resource and recovery point; attributes EventType, State, Id) to its SNS topic when its "
-        "notification configuration lists those events. Here the job completes at once.",
+        "notification configuration lists those events. A job whose retention (Lifecycle.DeleteAfterDays) is "
+        "outside the vault lock's minimum/maximum fails and leaves no recovery point. Here the job ends at once.",
         doc="AWS Backup Developer Guide, Amazon SNS notifications to track AWS Backup events; API Reference, "
-        "StartBackupJob: https://docs.aws.amazon.com/aws-backup/latest/devguide/API_StartBackupJob.html",
+        "StartBackupJob, PutBackupVaultLockConfiguration (MinRetentionDays: the vault fails a backup job with a shorter "
+        "retention): https://docs.aws.amazon.com/aws-backup/latest/devguide/API_StartBackupJob.html",
         apply=_apply_backup_jobs,
     ),
     Patch(

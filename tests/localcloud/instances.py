@@ -34,6 +34,7 @@ import http.server
 import ipaddress
 import json
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -681,7 +682,9 @@ class Reconciler(threading.Thread):
             rec = self.dbs.get(ident)
             if rec is None or rec.get("phase") != "ready":
                 return None
-            image = f"{AMI_REPO}:dbsnap-{self.cid[:8]}-{snapshot_id}"
+            # An image tag allows [A-Za-z0-9_.-] (128 at most); automated snapshots are named "rds:<db>-<time>".
+            tag = re.sub(r"[^A-Za-z0-9_.-]", "-", f"dbsnap-{self.cid[:8]}-{snapshot_id}")[:128]
+            image = f"{AMI_REPO}:{tag}"
             podman("commit", "-q", "--pause", "--change", 'CMD ["/sbin/init"]', rec["container"], image, timeout=600)
             self.db_snapshots[snapshot_id] = image
             log(f"database {ident}: snapshot {snapshot_id} committed as {image}")

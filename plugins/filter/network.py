@@ -220,6 +220,43 @@ def elastic_ip_demand(az_count, nat_gateway_mode, bastions, quota):
             "fixes": fixes}
 
 
+# The migration rule set admits the old box's addresses to the database and EFS: a VPN,
+# peering or relay range, never a large part of the internet.
+_MIGRATION_WIDEST = {4: 16, 6: 48}
+
+
+def migration_cidr_errors(cidrs, quota=60, var="security_groups_migration_source_cidrs"):
+    """What is wrong with the migration rule set's source ranges, as messages naming ``var``
+    and a fix; [] when they are fine. The rds group's inbound rules then hold the two group
+    references (one IPv4 and one IPv6 rule each) plus one rule per range, against ``quota``."""
+    fix = "in inventories/<env>/group_vars/all"
+    if cidrs is None or cidrs == "":
+        return []
+    if isinstance(cidrs, (str, bytes, dict)) or not isinstance(cidrs, (list, tuple)):
+        return [f"{var} must be a list of CIDRs (the old box's addresses as the VPC sees them), not {cidrs!r}: "
+                f"set {var}: ['203.0.113.10/32'] {fix}"]
+    errors, families = [], {4: 0, 6: 0}
+    for raw in cidrs:
+        try:
+            net = ipaddress.ip_network(str(raw), strict=True)
+        except ValueError:
+            errors.append(f"{var} entry {raw!r} is not a network CIDR (no host bits set): write it as e.g. "
+                          f"'203.0.113.10/32' {fix}")
+            continue
+        families[net.version] += 1
+        if net.prefixlen < _MIGRATION_WIDEST[net.version]:
+            errors.append(f"{var} entry {raw} would admit /{net.prefixlen} to the database and EFS: list the old "
+                          f"box's own addresses (its VPN or peering range, /{_MIGRATION_WIDEST[net.version]} or "
+                          f"narrower, or the relay's /32) {fix}")
+    quota = _whole(quota, "migration_cidr_errors: quota", minimum=0)
+    for version, count in families.items():
+        if count + 2 > quota:
+            errors.append(f"{var} lists {count} IPv{version} ranges: with the two group references the rds group "
+                          f"would hold {count + 2} inbound rules, over security_groups_rules_per_group_quota {quota}: "
+                          f"list at most {max(quota - 2, 0)} IPv{version} ranges {fix}")
+    return errors
+
+
 class FilterModule:
     """Network planning filters."""
 
@@ -230,4 +267,5 @@ class FilterModule:
             "security_group_rule_count": security_group_rule_count,
             "security_group_rules_that_fit": security_group_rules_that_fit,
             "elastic_ip_demand": elastic_ip_demand,
+            "migration_cidr_errors": migration_cidr_errors,
         }

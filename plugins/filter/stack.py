@@ -54,6 +54,9 @@ def _names(project, environment):
         "parameter_prefix": parameters,
         "master_password_parameter": f"{parameters}/rds/master-password",
         "replication_password_parameter": f"{parameters}/migrate/replication-password",
+        # Written by migrate.yml's finish phase: from then on the network tier leaves out the
+        # migration rule set (security_groups_migration_source_cidrs), whatever the inventory says.
+        "migration_finished_parameter": f"{parameters}/migrate/finished",
         "origin_secret_parameter": f"{parameters}/alb/origin-secret",
         "ses_configuration_set_parameter": f"{parameters}/ses/configuration-set",
         "slack_webhook_parameter": f"{parameters}/slack/webhook-url",
@@ -152,6 +155,8 @@ def stack_discovered(found, names):
         "efs_replica_region": str((efs.get("replica") or {}).get("region", "")),
         "distribution_id": distribution_id,
         "distribution_domain_name": distribution.get("DomainName", ""),
+        # When migrate.yml's finish phase ran (its parameter's value), or empty.
+        "migration_finished_at": str(found.get("migration_finished_at") or ""),
     }
     target_groups = [t for t in found.get("target_groups") or [] if isinstance(t, dict)
                      and t.get("target_group_name") == names["web"]]

@@ -24,10 +24,12 @@ description:
     P(protea.platform.stack_discovered#filter) turns into the C(protea_stack) fact.
   - What does not exist yet comes back empty, never as an error.
   - Returns only ids, names, ranges and DNS names; no listener rule and no origin header is read.
+  - Reads one String parameter, the mark C(playbooks/migrate.yml)'s finish phase leaves (never a SecureString).
 options:
   names:
     description:
-      - The environment's names (C(protea_names)); the module reads C(prefix), C(security_groups), C(efs), C(web) and C(alb).
+      - The environment's names (C(protea_names)); the module reads C(prefix), C(security_groups), C(efs), C(web) and C(alb),
+        and C(migration_finished_parameter) when present.
     type: dict
     required: true
   tags:
@@ -85,6 +87,9 @@ found:
     load_balancers:
       description: Its load balancers (load_balancer_name, load_balancer_arn, dns_name, canonical_hosted_zone_id).
       type: list
+    migration_finished_at:
+      description: The value of the migration's finish mark (when the finish phase ran), empty when it did not.
+      type: str
 """
 
 try:
@@ -172,6 +177,14 @@ def _load_balancing(elbv2, names):
     }
 
 
+def _parameter(ssm, name):
+    """A String parameter's value, or empty when it does not exist."""
+    try:
+        return ssm.get_parameter(aws_retry=True, Name=name)["Parameter"]["Value"]
+    except is_boto3_error_code("ParameterNotFound"):
+        return ""
+
+
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(names=dict(type="dict", required=True), tags=dict(type="dict", required=True)),
@@ -196,6 +209,10 @@ def main():
         found["distributions"] = _distributions(module.client("cloudfront", retry_decorator=retry))
         step = "the web target group and its load balancer"
         found.update(_load_balancing(module.client("elbv2", retry_decorator=retry), names))
+        if names.get("migration_finished_parameter"):
+            step = "the migration's finish mark"
+            found["migration_finished_at"] = _parameter(module.client("ssm", retry_decorator=retry),
+                                                        names["migration_finished_parameter"])
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg=f"Could not describe {step} of {names['prefix']}")
     module.exit_json(changed=False, found=found)

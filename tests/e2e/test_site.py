@@ -13,6 +13,7 @@ ansible-runner command.
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -848,6 +849,76 @@ class OriginWatch(threading.Thread):
             if may_send - accepted:
                 self.refused.append((status, len(may_send - accepted)))
             time.sleep(0.3)
+
+
+def _podman(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CONTAINERS_CONF": str(REPO / "tests/containers/containers.conf")}
+    done = subprocess.run(["podman", *args], capture_output=True, text=True, env=env, timeout=120)
+    assert not check or done.returncode == 0, f"podman {args}: {done.stderr}"
+    return done
+
+
+def _reaches(container: str, address: str, port: int, expect: bool, within: float) -> bool:
+    """Whether a TCP connection from inside `container` (its own network namespace, where the emulator
+    applies its security groups as packet filters) to address:port opens; tried until it does what
+    `expect` says or `within` seconds passed (the emulator applies a changed filter on its next pass)."""
+    deadline = time.monotonic() + within
+    while True:
+        done = _podman("exec", container, "timeout", "2", "bash", "-c", f"exec 3<>/dev/tcp/{address}/{port}", check=False)
+        if (done.returncode == 0) == expect or time.monotonic() > deadline:
+            return done.returncode == 0
+        time.sleep(1)
+
+
+def test_the_migration_rule_set_is_needed_and_sufficient_for_the_replication_paths(stack: Stack) -> None:
+    """A relay inside the VPC stands in for the old box's address (docs/migration.md, network paths): a
+    container on the database's subnet that carries no security group. The database's own security groups,
+    applied as packet filters in its namespace, drop old box -> RDS and RDS -> old box on the engine's port
+    until the network tier runs with security_groups_migration_source_cidrs, and again once migrate.yml's
+    finish mark exists (tests/migration runs that phase; here the mark is written as it writes it)."""
+    db = stack.emu.client("rds").describe_db_instances(DBInstanceIdentifier=f"{PROJECT}-{ENV}-db")["DBInstances"][0]
+    port, container = db["Endpoint"]["Port"], f"protea-lc-db-{db['DBInstanceIdentifier']}"
+    networks = json.loads(_podman("container", "inspect", "-f", "{{json .NetworkSettings.Networks}}", container).stdout)
+    net_name, net = sorted(networks.items())[0]
+    subnet = ipaddress.ip_network(f"{net['IPAddress']}/{net['IPPrefixLen']}", strict=False)
+    db_ip, relay_ip = net["IPAddress"], str(subnet.broadcast_address - 20)
+    relay = f"protea-e2e-relay-{uuid.uuid4().hex[:8]}"
+    listen = (f"import socket\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+              f"s.bind(('0.0.0.0', {port}))\ns.listen(16)\nwhile True:\n    s.accept()[0].close()\n")
+    mark = f"/{PROJECT}/{ENV}/migrate/finished"
+    ssm = stack.emu.client("ssm")
+
+    def network(**extra) -> PlaybookRun:
+        run = run_playbook("playbooks/network.yml", endpoint=stack.emu.endpoint, env=stack.env, inventory=INVENTORY,
+                           tags="security_groups", extra_vars=({"rds_engine": ENGINE} if ENGINE else {}) | extra)
+        assert run.rc == 0, run.explain()
+        return run
+
+    _podman("run", "-d", "--name", relay, "--network", f"{net_name}:ip={relay_ip}", "localhost/protea-debian12:latest",
+            "python3", "-c", listen)
+    try:
+        # The relay itself answers (from itself), so a refusal below is the filter's.
+        assert _reaches(relay, relay_ip, port, True, 10)
+        assert not _reaches(container, relay_ip, port, False, 5), "RDS reached the old box without the migration rule set"
+        assert not _reaches(relay, db_ip, port, False, 5), "the old box reached RDS without the migration rule set"
+        network(security_groups_migration_source_cidrs=[f"{relay_ip}/32"])
+        assert _reaches(container, relay_ip, port, True, 30), "RDS -> old box still dropped with the migration rule set"
+        assert _reaches(relay, db_ip, port, True, 30), "old box -> RDS still dropped with the migration rule set"
+        ssm.put_parameter(Name=mark, Value="2026-12-04T17:00:00+00:00", Type="String")
+        after = network(security_groups_migration_source_cidrs=[f"{relay_ip}/32"])
+        assert "migration finished" in " ".join(after.stdout.split()), after.explain()
+        assert not _reaches(container, relay_ip, port, False, 30), "RDS still reaches the old box after the finish"
+        assert not _reaches(relay, db_ip, port, False, 30), "the old box still reaches RDS after the finish"
+    finally:
+        _podman("rm", "-f", "-t", "0", relay, check=False)
+        try:
+            ssm.delete_parameter(Name=mark)
+        except ssm.exceptions.ParameterNotFound:
+            pass
+        rds_group = stack.emu.client("ec2").describe_security_groups(GroupIds=[
+            g["VpcSecurityGroupId"] for g in db["VpcSecurityGroups"]])["SecurityGroups"]
+        if any(p.get("IpRanges") for g in rds_group for p in g["IpPermissions"] + g["IpPermissionsEgress"]):
+            network()
 
 
 def test_every_credential_rotates_with_no_failed_request(stack: Stack) -> None:

@@ -432,3 +432,54 @@ def test_flow_log_module_check_mode_replace_and_absent(emulator, runs):
     assert _flow_log_module(emulator, **dict(args, state="absent"))["changed"] is True
     assert logs() == []
     ec2.delete_vpc(VpcId=vpc_id)
+
+
+# --- the migration rule set (playbooks/migrate.yml; docs/migration.md) --------------------
+OLD_BOX = "203.0.113.10/32"
+MIGRATION_RULES = {
+    "rds": {"in": {("tcp", 5432, 5432, OLD_BOX)}, "out": {("tcp", 5432, 5432, OLD_BOX)}},
+    "efs": {"in": {("tcp", 2049, 2049, OLD_BOX)}, "out": set()},
+}
+
+
+def test_the_migration_rule_set_is_declared_kept_and_gone_after_finish(emulator, ec2, vpc, groups):
+    """Declared in the inventory: the rds and efs groups admit the old box (and RDS may reach its
+    database); a full network re-run keeps them; once migrate.yml's finish mark exists, the network
+    tier leaves them out although the inventory still declares them. Packet-level: tests/e2e."""
+    declared = {"security_groups_migration_source_cidrs": [OLD_BOX]}
+    names = {g["GroupId"]: g["GroupName"].removeprefix(PREFIX + "-") for g in groups.values()}
+    ssm = emulator.client("ssm")
+    mark = "/shopper/local/migrate/finished"
+
+    def rules() -> dict:
+        found = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["SecurityGroups"]
+        by_name = {g["GroupName"].removeprefix(PREFIX + "-"): g for g in found}
+        return {key: {d: _rules(by_name[key], d, names, {}) for d in ("in", "out")} for key in MIGRATION_RULES}
+
+    def expected(with_migration: bool) -> dict:
+        return {key: {d: EXPECTED_RULES[key][d] | (MIGRATION_RULES[key][d] if with_migration else set())
+                      for d in ("in", "out")} for key in MIGRATION_RULES}
+
+    try:
+        first = run_playbook(PLAYBOOK, endpoint=emulator.endpoint, extra_vars=declared)
+        assert first.rc == 0, first.explain()
+        # Only the security groups changed ("changed: [host] => (item=...)" lines are the loop's items).
+        assert {t.split(" -> ")[0] for t in first.changed_tasks} == {
+            "protea.platform.security_groups : Security groups alb, bastion, web, rds, efs"}, first.explain()
+        assert rules() == expected(True)
+        again = run_playbook(PLAYBOOK, endpoint=emulator.endpoint, extra_vars=declared)
+        assert again.rc == 0 and again.changed == 0, again.explain()
+        assert rules() == expected(True)
+        # migrate.yml --tags finish leaves this mark (tests/migration runs the phase itself).
+        ssm.put_parameter(Name=mark, Value="2026-12-04T17:00:00+00:00", Type="String")
+        after = run_playbook(PLAYBOOK, endpoint=emulator.endpoint, extra_vars=declared, tags="security_groups")
+        assert after.rc == 0, after.explain()
+        assert "security_groups_migration_source_cidrs is still set, but the migration finished" in " ".join(after.stdout.split())
+        assert rules() == expected(False)
+    finally:
+        try:
+            ssm.delete_parameter(Name=mark)
+        except ssm.exceptions.ParameterNotFound:
+            pass
+        if rules() != expected(False):
+            run_playbook(PLAYBOOK, endpoint=emulator.endpoint, tags="security_groups")

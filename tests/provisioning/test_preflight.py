@@ -132,6 +132,13 @@ CASES = [
     Case("rules_quota_not_a_number", {"security_groups_rules_per_group_quota": "sixty"},
          ("security_groups_rules_per_group_quota 'sixty' is not a whole number from 1 to 1000: "
           "set security_groups_rules_per_group_quota to your account's",)),
+    # The migration rule set admits the old box to the database and EFS: its own range, not the internet.
+    Case("migration_cidrs_wide_or_malformed", {"security_groups_migration_source_cidrs": ["0.0.0.0/0", "10.9.0.5/24"]},
+         ("security_groups_migration_source_cidrs entry 0.0.0.0/0 would admit /0 to the database and EFS",
+          "security_groups_migration_source_cidrs entry '10.9.0.5/24' is not a network CIDR (no host bits set)")),
+    Case("migration_cidrs_not_a_list", {"security_groups_migration_source_cidrs": "203.0.113.10/32"},
+         ("security_groups_migration_source_cidrs must be a list of CIDRs",
+          "set security_groups_migration_source_cidrs: ['203.0.113.10/32']")),
     # Preflight is tagged `always`: it still guards a run limited to another role...
     Case("under_tags_vpc", {"vpc_cidr": "8.8.0.0/16"},
          ("vpc_cidr '8.8.0.0/16' is not a private (RFC 1918) range",), tags="vpc"),
@@ -173,6 +180,7 @@ FIXES = {
     # Both fixes of the rules-quota message: [443] (the local inventory's default, passing in
     # test_local_inventory_defaults_pass) and, for an account whose quota AWS raised, the raised quota.
     "fix_raised_rules_quota": {"security_groups_alb_ports": [80, 443], "security_groups_rules_per_group_quota": 110},
+    "fix_migration_cidrs": {"security_groups_migration_source_cidrs": ["203.0.113.10/32", "10.9.0.0/24"]},
 }
 
 

@@ -107,3 +107,38 @@ def test_callable_by_fqcn_from_ansible():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     payload = json.loads(proc.stdout.split("=>", 1)[1])
     assert payload["msg"] == ["10.20.0.0/20", "10.20.16.0/20", "10.20.128.0/20", "10.20.144.0/20"]
+
+
+# --- migration_cidr_errors: the migration rule set's source ranges -------------------------
+from network import migration_cidr_errors  # noqa: E402
+
+
+@pytest.mark.parametrize("cidrs", [[], None, "", ["203.0.113.10/32"], ["10.9.0.0/16", "2001:db8::/48"]])
+def test_migration_cidrs_that_pass(cidrs):
+    assert migration_cidr_errors(cidrs) == []
+
+
+@pytest.mark.parametrize("cidrs, needle", [
+    (["0.0.0.0/0"], "entry 0.0.0.0/0 would admit /0 to the database and EFS"),
+    (["10.0.0.0/15"], "entry 10.0.0.0/15 would admit /15"),
+    (["2001:db8::/32"], "/48 or narrower"),
+    (["10.9.0.5/24"], "entry '10.9.0.5/24' is not a network CIDR"),
+    (["old-box"], "entry 'old-box' is not a network CIDR"),
+    ("203.0.113.10/32", "must be a list of CIDRs"),
+    ({"cidr": "203.0.113.10/32"}, "must be a list of CIDRs"),
+])
+def test_migration_cidrs_refused_with_the_variable_and_a_fix(cidrs, needle):
+    errors = migration_cidr_errors(cidrs)
+    assert len(errors) == 1 and needle in errors[0], errors
+    assert errors[0].startswith("security_groups_migration_source_cidrs")
+
+
+def test_migration_cidrs_over_the_rules_quota():
+    cidrs = [str(n) for n in ipaddress.ip_network("10.9.0.0/24").subnets(new_prefix=30)][:5]
+    assert migration_cidr_errors(cidrs, quota=7) == []
+    errors = migration_cidr_errors(cidrs + ["10.9.1.0/30"], quota=7)
+    assert errors == ["security_groups_migration_source_cidrs lists 6 IPv4 ranges: with the two group references the "
+                      "rds group would hold 8 inbound rules, over security_groups_rules_per_group_quota 7: list at "
+                      "most 5 IPv4 ranges in inventories/<env>/group_vars/all"]
+    # The fix it names passes.
+    assert migration_cidr_errors(cidrs, quota=7) == []

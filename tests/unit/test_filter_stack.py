@@ -82,21 +82,23 @@ def test_discovery_publishes_what_exists_and_empty_for_the_rest():
              "canonical_hosted_zone_id": "Z1"}]
     stack = stack_discovered({"caller": caller, "vpcs": [{"id": "vpc-1", "cidr_block": "10.20.0.0/16"}], "subnets": [_subnet("s-p", "10.20.0.0/20", "public")],
                               "security_groups": groups, "file_systems": file_systems, "distributions": distributions,
-                              "target_groups": target_groups, "load_balancers": albs}, names)
+                              "target_groups": target_groups, "load_balancers": albs,
+                              "migration_finished_at": "2026-12-04T17:00:00Z"}, names)
     assert stack == {"account": "123456789012", "partition": "aws-cn", "vpc_id": "vpc-1", "vpc_cidr": "10.20.0.0/16",
                      "public_subnet_ids": ["s-p"], "private_subnet_ids": [],
                      "security_group_ids": {"alb": "", "bastion": "", "web": "sg-w", "rds": "", "efs": ""},
                      "efs_id": "fs-1", "efs_dns_name": "fs-1.efs.af-south-1.amazonaws.com",
                      "efs_replica_id": "fs-r", "efs_replica_region": "eu-west-1",
                      "distribution_id": "E1", "distribution_domain_name": "d1.cloudfront.net",
+                     "migration_finished_at": "2026-12-04T17:00:00Z",
                      "target_group_arn": "arn:tg", "alb_arn": "arn:alb", "alb_dns_name": "alb.example", "alb_zone_id": "Z1",
                      # published by their producers, never discovered
                      "certificate_arns": {"regional": "", "cloudfront": ""}, "certificate_validation_records": [],
                      "ses_dkim_tokens": [], "slack_function_arns": {}}
     empty = stack_discovered({"caller": caller}, names)
     assert (empty["vpc_id"], empty["public_subnet_ids"], set(empty["security_group_ids"].values()),
-            empty["efs_id"], empty["distribution_id"], empty["target_group_arn"], empty["efs_replica_id"]) == (
-        "", [], {""}, "", "", "", "")
+            empty["efs_id"], empty["distribution_id"], empty["target_group_arn"], empty["efs_replica_id"],
+            empty["migration_finished_at"]) == ("", [], {""}, "", "", "", "", "")
 
 
 def test_two_vpcs_with_the_stacks_name_are_refused():

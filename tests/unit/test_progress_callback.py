@@ -162,7 +162,8 @@ def test_every_wait_in_the_roles_and_playbooks_says_what_it_awaits():
             module = next(k for k in task if k not in KEYWORDS)
             waits.append((path.relative_to(REPO), task["name"], module,
                           awaited_for(module) is not None or TASK_VAR in (task.get("vars") or {})))
-    assert len(waits) >= 14, waits
+    # A floor that proves the scan finds the waits (the cut-over's catch-up polls inside migrate_cutover).
+    assert len(waits) >= 12, waits
     assert [w for w in waits if not w[3]] == []
 
 

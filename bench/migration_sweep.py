@@ -1,0 +1,45 @@
+"""The migration's cut-over killed at each of its tasks in turn, per engine, then re-run.
+
+    .venv/bin/python -m bench.migration_sweep        (from the repository root)
+
+Runs tests/migration with PROTEA_MIGRATION_SWEEP=1: test_cutover_killed_at_every_step_completes_on_a_rerun
+takes the task list of a --check cut-over and, for each task, runs a fresh pre-sync, the cut-over SIGKILLed
+as that task starts, and a re-run, which must complete with no acknowledged write lost. Writes
+bench/results/migration_sweep.json (per engine: every point, the phase the kill left, completed, lost).
+Not a test of time: nothing here asserts a duration.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench._tier import write  # noqa: E402
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        collected = Path(tmp) / "sweep.json"
+        env = dict(os.environ, PROTEA_MIGRATION_RESULTS=str(collected), PROTEA_MIGRATION_SWEEP="1",
+                   CONTAINERS_CONF=str(REPO / "tests/containers/containers.conf"))
+        start = time.monotonic()
+        proc = subprocess.run([sys.executable, "-m", "pytest", "tests/migration", "-q", "-s", "-p", "no:cacheprovider",
+                               "-k", "not dns_switch"], cwd=REPO, env=env, check=False)
+        seconds = round(time.monotonic() - start, 1)
+        if proc.returncode != 0 or not collected.exists():
+            raise SystemExit(f"tests/migration failed (rc={proc.returncode})")
+        found = json.loads(collected.read_text())
+    sweeps = {k.removesuffix("_sweep"): v for k, v in found.items() if k.endswith("_sweep")}
+    write("migration_sweep", {"command": "PROTEA_MIGRATION_SWEEP=1 pytest tests/migration", "seconds": seconds,
+                              "points": {e: len(v) for e, v in sweeps.items()}, "engines": sweeps})
+
+
+if __name__ == "__main__":
+    main()

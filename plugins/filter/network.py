@@ -222,7 +222,7 @@ def elastic_ip_demand(az_count, nat_gateway_mode, bastions, quota):
 
 # The migration rule set admits the old box's addresses to the database and EFS: a VPN,
 # peering or relay range, never a large part of the internet.
-_MIGRATION_WIDEST = {4: 16, 6: 48}
+_MIGRATION_WIDEST = {4: 16}
 
 
 def migration_cidr_errors(cidrs, quota=60, var="security_groups_migration_source_cidrs"):
@@ -235,13 +235,18 @@ def migration_cidr_errors(cidrs, quota=60, var="security_groups_migration_source
     if isinstance(cidrs, (str, bytes, dict)) or not isinstance(cidrs, (list, tuple)):
         return [f"{var} must be a list of CIDRs (the old box's addresses as the VPC sees them), not {cidrs!r}: "
                 f"set {var}: ['203.0.113.10/32'] {fix}"]
-    errors, families = [], {4: 0, 6: 0}
+    errors, families = [], {4: 0}
     for raw in cidrs:
         try:
             net = ipaddress.ip_network(str(raw), strict=True)
         except ValueError:
             errors.append(f"{var} entry {raw!r} is not a network CIDR (no host bits set): write it as e.g. "
                           f"'203.0.113.10/32' {fix}")
+            continue
+        if net.version != 4:
+            # The rule set writes IPv4 rules (cidr_ip); an old box reached over IPv6 is not provided for.
+            errors.append(f"{var} entry {raw} is IPv6: list the old box's IPv4 addresses as the VPC sees them "
+                          f"(its VPN or peering range, or the relay's /32) {fix}")
             continue
         families[net.version] += 1
         if net.prefixlen < _MIGRATION_WIDEST[net.version]:

@@ -111,7 +111,8 @@ options:
     type: dict
   files:
     description: The file steps' command lines - C(sync_argv), C(verify_argv), and C(roots) (the two directories
-      whose files are counted) with C(exclude) (name patterns not counted).
+      whose files are counted) with C(exclude) (name patterns not counted) and C(exact) (default true; false - the
+      second root may hold more files, as EFS after the new stack took writes).
     type: dict
     default: {}
 author:
@@ -243,7 +244,8 @@ def pg_sequences_sql(schemas):
 
 # --- MySQL / MariaDB -------------------------------------------------------------------------
 def mysql_columns_sql():
-    return ("SELECT c.table_name, GROUP_CONCAT(CONCAT('`', REPLACE(c.column_name, '`', '``'), '`') "
+    # GROUP_CONCAT stops at group_concat_max_len (1024 bytes by default): a wide table's list would be cut.
+    return ("SET SESSION group_concat_max_len = 1048576;\nSELECT c.table_name, GROUP_CONCAT(CONCAT('`', REPLACE(c.column_name, '`', '``'), '`') "
             "ORDER BY c.ordinal_position SEPARATOR ',') FROM information_schema.columns c "
             "JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name "
             "WHERE c.table_schema = DATABASE() AND t.table_type = 'BASE TABLE' GROUP BY c.table_name ORDER BY c.table_name;")
@@ -281,6 +283,15 @@ def mysql_status_sql(engine, setup, source_terms):
     if engine == "mariadb" and setup == "rds":
         return "CALL mysql.rds_replica_status;"
     return "SHOW REPLICA STATUS;" if source_terms else "SHOW SLAVE STATUS;"
+
+
+def read_text(path):
+    """A file's text, or None when it does not exist."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        return None
 
 
 def count_files(root, exclude):
@@ -348,7 +359,10 @@ class Cutover:
 
     def _mode(self, read_only):
         if self.rehearse:  # the old site keeps taking writes: the mode is only read
-            self.run("source", PG_MODE_NOW if self.family == "postgres" else "SELECT @@global.read_only;")
+            now = self.run("source", PG_MODE_NOW if self.family == "postgres" else "SELECT @@global.read_only;").strip()
+            if now == "1":
+                raise StepFailed("the old database is read-only (an interrupted cut-over?): a rehearsal needs the old "
+                                 "site serving; run --tags cut-over to finish it, or --tags rollback")
             return
         if self.family == "postgres":
             now = self.run("source", PG_MODE_NOW).strip() == "1"
@@ -360,7 +374,7 @@ class Cutover:
         cnf = os.path.join(self.p["mysql_conf_dir"], READ_ONLY_CNF)
         wanted = "# protea migrate: the legacy site is read-only (maintenance / fallback)\n[mysqld]\nread_only = ON\n"
         # Persisted first: a server restarted during the freeze comes back read-only.
-        if read_only and not (os.path.exists(cnf) and open(cnf, encoding="utf-8").read() == wanted):
+        if read_only and read_text(cnf) != wanted:
             self.changed = True
             if not self.check:
                 with open(cnf + ".tmp", "w", encoding="utf-8") as fh:
@@ -404,11 +418,14 @@ class Cutover:
             raise StepFailed(f"file verification failed: rsync rc={rc}: {err.strip()[-2000:]}")
         diff = [line for line in out.splitlines() if line.strip()]
         counts = [count_files(root, files.get("exclude") or []) for root in files["roots"]]
+        # Not exact once the new stack may have taken writes: EFS may hold files the old box
+        # never had (no --delete in verify_argv then); every old file must be there, equal.
+        short = counts[0] != counts[1] if files.get("exact", True) else counts[0] > counts[1]
         self.result.setdefault("files", {}).update({"counts": counts, "differences": diff[:20]})
         if self.rehearse:
             self.result.setdefault("rehearsal", {})["file_differences"] = len(diff) + abs(counts[0] - counts[1])
             return
-        if diff or counts[0] != counts[1]:
+        if diff or short:
             raise StepFailed(f"file verification failed ({counts[0]} vs {counts[1]} files): {diff[:20]}")
 
     def step_catchup(self):
@@ -505,13 +522,16 @@ class Cutover:
                 self.module.fail_json(msg=str(exc), changed=self.changed, failed_step=step, **self.result)
             self.result["timings"][step] = round(time.monotonic() - started, 3)
         if self.p["record_path"] and not self.check and not self.rehearse:
-            self.write_record()
+            try:
+                self.write_record()
+            except OSError as exc:
+                self.module.fail_json(msg=f"every step succeeded, but {self.p['record_path']} could not be written: {exc}",
+                                      changed=self.changed, failed_step="record", **self.result)
         self.module.exit_json(changed=self.changed, **self.result)
 
     def write_record(self):
         path, text = self.p["record_path"], json.dumps(self.p["record"] or {})
-        old = open(path, encoding="utf-8").read() if os.path.exists(path) else None
-        if old != text:
+        if read_text(path) != text:
             with open(path + ".tmp", "w", encoding="utf-8") as fh:
                 fh.write(text)
             os.chmod(path + ".tmp", 0o644)

@@ -113,7 +113,7 @@ def test_callable_by_fqcn_from_ansible():
 from network import migration_cidr_errors  # noqa: E402
 
 
-@pytest.mark.parametrize("cidrs", [[], None, "", ["203.0.113.10/32"], ["10.9.0.0/16", "2001:db8::/48"]])
+@pytest.mark.parametrize("cidrs", [[], None, "", ["203.0.113.10/32"], ["10.9.0.0/16", "192.0.2.0/24"]])
 def test_migration_cidrs_that_pass(cidrs):
     assert migration_cidr_errors(cidrs) == []
 
@@ -121,7 +121,7 @@ def test_migration_cidrs_that_pass(cidrs):
 @pytest.mark.parametrize("cidrs, needle", [
     (["0.0.0.0/0"], "entry 0.0.0.0/0 would admit /0 to the database and EFS"),
     (["10.0.0.0/15"], "entry 10.0.0.0/15 would admit /15"),
-    (["2001:db8::/32"], "/48 or narrower"),
+    (["2001:db8::/48"], "entry 2001:db8::/48 is IPv6: list the old box's IPv4 addresses"),
     (["10.9.0.5/24"], "entry '10.9.0.5/24' is not a network CIDR"),
     (["old-box"], "entry 'old-box' is not a network CIDR"),
     ("203.0.113.10/32", "must be a list of CIDRs"),

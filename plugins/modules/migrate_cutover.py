@@ -33,6 +33,7 @@ description:
     drops the slot; MySQL/MariaDB the RDS procedures or STOP/RESET).
   - MySQL 8.4 and later use the C(source)/C(replica) statements and procedures (C(SHOW BINARY LOG STATUS),
     C(SOURCE_POS_WAIT), C(mysql.rds_reset_external_source)), chosen from each server's version.
+  - The record written after the steps carries C(source_digest), the digest of the old side's verification.
   - In check mode nothing changes - the current mode is read, rsync runs with C(--dry-run), and the waits
     and verifications are skipped (nothing was frozen).
   - With O(rehearse), the steps run against the target (the copy) while the old database keeps taking writes -
@@ -100,6 +101,12 @@ options:
     description: Rehearse the steps (see the description) - nothing the old box writes or serves changes.
     type: bool
     default: false
+  source_digest:
+    description:
+      - For a cut-over resumed after its detach was recorded - the digest of the old side's verification then
+        (the record's C(source_digest)). V(verify) then checks only that the old database still gives it; the target,
+        which may have taken the new stack's writes since, is not compared.
+    type: str
   record_path:
     description:
       - A file to write O(record) to (JSON, atomically) once every step succeeded - the caller's state, kept on
@@ -160,6 +167,7 @@ files:
 """
 
 import fnmatch
+import hashlib
 import json
 import os
 import re
@@ -283,6 +291,12 @@ def mysql_status_sql(engine, setup, source_terms):
     if engine == "mariadb" and setup == "rds":
         return "CALL mysql.rds_replica_status;"
     return "SHOW REPLICA STATUS;" if source_terms else "SHOW SLAVE STATUS;"
+
+
+def source_digest(output):
+    """One digest of a verification's per-table lines (what the record keeps of the old side)."""
+    lines = [line for line in output.splitlines() if line.strip() and line != "SET"]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 def read_text(path):
@@ -482,10 +496,21 @@ class Cutover:
         else:
             columns = [(r[0], r[1]) for r in rows(self.run("source", mysql_columns_sql())) if len(r) == 2]
             sql = mysql_checksum_sql(columns)
+        if self.p["source_digest"]:
+            # Resumed after the detach was recorded: the comparison with the target passed then, and
+            # the target may since hold the new stack's writes. What must hold is that the old
+            # database is what was verified (read-only ever since).
+            digest = source_digest(self.run("source", sql))
+            self.result["verify"] = {"source_digest": digest}
+            if digest != self.p["source_digest"]:
+                raise StepFailed("database verification failed: the old database changed since it was verified at the "
+                                 "detach (it was made writable?)")
+            return
         found, errors = self.both({"source": sql, "target": sql})
         clean = {side: [line for line in found.get(side, "").splitlines() if line.strip() and line != "SET"]
                  for side in ("source", "target")}
-        self.result["verify"] = {"source": clean["source"], "target": clean["target"], "errors": sorted(errors.values())}
+        self.result["verify"] = {"source": clean["source"], "target": clean["target"], "errors": sorted(errors.values()),
+                                 "source_digest": source_digest(found.get("source", ""))}
         if self.rehearse and not errors:
             self.result.setdefault("rehearsal", {})["table_differences"] = len(set(clean["source"]) ^ set(clean["target"]))
             return
@@ -530,7 +555,10 @@ class Cutover:
         self.module.exit_json(changed=self.changed, **self.result)
 
     def write_record(self):
-        path, text = self.p["record_path"], json.dumps(self.p["record"] or {})
+        record = dict(self.p["record"] or {})
+        if "source_digest" in self.result.get("verify", {}):
+            record["source_digest"] = self.result["verify"]["source_digest"]
+        path, text = self.p["record_path"], json.dumps(record)
         if read_text(path) != text:
             with open(path + ".tmp", "w", encoding="utf-8") as fh:
                 fh.write(text)
@@ -558,6 +586,7 @@ def main():
             mysql_replica_setup=dict(type="str", choices=["rds", "sql"], default="rds"),
             catchup_timeout=dict(type="int", default=300),
             rehearse=dict(type="bool", default=False),
+            source_digest=dict(type="str"),
             record_path=dict(type="path"),
             record=dict(type="dict"),
             files=dict(type="dict", default={}),

@@ -21,7 +21,7 @@ class FakeModule:
     def __init__(self, params, answers, check=False):
         base = {"engine": "postgres", "database": "shop", "schemas": ["public"], "subscription": "protea_migrate",
                 "replication_user": "protea_migrate", "system_users": ["root"], "mysql_conf_dir": "/nonexistent",
-                "mysql_replica_setup": "rds", "catchup_timeout": 5, "files": {}, "rehearse": False, "record_path": None, "record": None,
+                "mysql_replica_setup": "rds", "catchup_timeout": 5, "files": {}, "rehearse": False, "record_path": None, "record": None, "source_digest": None,
                 "source_argv": SRC, "target_argv": DST}
         self.params, self.answers, self.check_mode, self.calls = base | params, answers, check, []
         self.exit = None
@@ -165,3 +165,21 @@ def test_the_record_is_written_once_every_step_succeeded(tmp_path):
     failed = run({"steps": ["detach"], "record_path": str(state), "record": {"phase": "detached"}},
                  {("target", "SELECT count(*) FROM pg_subscription"): (1, "connection refused")})
     assert failed.exit["failed_step"] == "detach" and not state.exists()
+
+
+def test_a_resumed_verification_checks_only_that_the_old_side_is_unchanged(tmp_path):
+    statements = "SELECT 'public.visits', count(*) FROM public.visits t\n"
+    before = "public.visits|3000|abc\n"
+    answers = {("source", "SELECT format("): (0, statements), ("source", "SET TimeZone"): (0, "SET\n" + before),
+               ("target", "SET TimeZone"): (0, before)}
+    state = tmp_path / "state.json"
+    first = run({"steps": ["verify"], "record_path": str(state), "record": {"phase": "detached"}}, answers)
+    digest = first.exit["verify"]["source_digest"]
+    assert '"source_digest": "%s"' % digest in state.read_text()
+    # Resumed: the target took writes since (not read at all); the old side is unchanged.
+    answers[("target", "SET TimeZone")] = (0, "public.visits|3005|xyz\n")
+    resumed = run({"steps": ["verify"], "source_digest": digest}, answers)
+    assert not resumed.exit.get("failed_step") and not [s for s, _ in resumed.calls if s == "target"]
+    answers[("source", "SET TimeZone")] = (0, "public.visits|3001|abd\n")
+    changed = run({"steps": ["verify"], "source_digest": digest}, answers)
+    assert changed.exit["failed_step"] == "verify" and "old database changed since it was verified" in changed.exit["msg"]

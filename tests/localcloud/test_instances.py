@@ -107,7 +107,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
             ec2.authorize_security_group_ingress(GroupId=c.sg[group], IpPermissions=[
                 {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, **source}])
 
-        allow("bastion", 22, IpRanges=[{"CidrIp": "127.0.0.1/32"}])  # the admin range (bastion_admin_cidrs)
+        allow("bastion", 22, IpRanges=[{"CidrIp": "127.0.0.1/32"}])  # the admin range (protea_admin_cidrs)
         allow("web", 22, UserIdGroupPairs=[{"GroupId": c.sg["bastion"]}])
         allow("web", 8080, UserIdGroupPairs=[{"GroupId": c.sg["alb"]}])
         allow("other", 22, UserIdGroupPairs=[{"GroupId": c.sg["bastion"]}])

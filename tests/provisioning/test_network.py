@@ -231,7 +231,7 @@ EXPECTED_RULES = {
         "out": {("tcp", 80, 80, "sg:web")},
     },
     "bastion": {
-        "in": {("tcp", 22, 22, "127.0.0.1/32")},  # bastion_admin_cidrs of the local inventory
+        "in": {("tcp", 22, 22, "127.0.0.1/32")},  # protea_admin_cidrs of the local inventory
         "out": {("tcp", 22, 22, "sg:web"), ("tcp", 5432, 5432, "sg:rds"),
                 ("tcp", 80, 80, "0.0.0.0/0"), ("tcp", 443, 443, "0.0.0.0/0")},
     },

@@ -99,14 +99,17 @@ CASES = [
     Case("bad_project_name", {"protea_project": "-shopper"},
          ("protea_project '-shopper' is not a valid name: set protea_project to 2-16 lower-case letters",)),
     # 0.0.0.0/0, ::/0 and anything shorter than /8: the message says why (brute force).
-    Case("admin_cidr_open_world", {"bastion_admin_cidrs": ["196.25.1.0/28", "0.0.0.0/0", "::/0", "64.0.0.0/2"]},
+    Case("admin_cidr_open_world", {"protea_admin_cidrs": ["196.25.1.0/28", "0.0.0.0/0", "::/0", "64.0.0.0/2"]},
          ("open SSH to (a large part of) the whole internet",
-          "set bastion_admin_cidrs to your office/VPN ranges only, each /8 or narrower",
+          "set protea_admin_cidrs to your office/VPN ranges only, each /8 or narrower",
           "draws constant brute-force attempts")),
-    Case("admin_cidrs_empty", {"bastion_admin_cidrs": []},
-         ("bastion_admin_cidrs is empty or not a list ([]): set bastion_admin_cidrs to the office/VPN ranges",)),
-    Case("admin_cidr_without_prefix", {"bastion_admin_cidrs": ["196.25.1.10"]},
-         ('bastion_admin_cidrs has invalid CIDRs ["196.25.1.10"]', "or one address as 196.25.1.10/32")),
+    Case("admin_cidrs_empty", {"protea_admin_cidrs": []},
+         ("protea_admin_cidrs is empty or not a list ([]): set protea_admin_cidrs to the office/VPN ranges",)),
+    Case("admin_cidr_without_prefix", {"protea_admin_cidrs": ["196.25.1.10"]},
+         ('protea_admin_cidrs has invalid CIDRs ["196.25.1.10"]', "or one address as 196.25.1.10/32")),
+    # The old name (before protea_admin_cidrs was a shared setting) is refused, not silently ignored.
+    Case("admin_cidrs_old_name", {"bastion_admin_cidrs": ["196.25.1.0/28"]},
+         ("bastion_admin_cidrs is no longer read", "rename bastion_admin_cidrs to protea_admin_cidrs " + FIX_WHERE)),
     Case("missing_domain", {"protea_domain": ""},
          ("protea_domain is not set: set protea_domain to the site's DNS name, e.g. shop.example.co.za",)),
     Case("bad_domain", {"protea_domain": "shop..example.com"},
@@ -151,7 +154,7 @@ MULTI = {
     "protea_environment": "Prod",
     "vpc_cidr": "8.8.0.0/16",
     "vpc_azs": ["af-south-1a"],
-    "bastion_admin_cidrs": ["0.0.0.0/0"],
+    "protea_admin_cidrs": ["0.0.0.0/0"],
     "protea_alert_emails": [],
     "protea_secret_length": 8,
 }
@@ -159,7 +162,7 @@ MULTI_EXPECT = (
     "protea_environment 'Prod' is not a valid name",
     "vpc_cidr '8.8.0.0/16' is not a private (RFC 1918) range",
     'vpc_azs ["af-south-1a"] names fewer than two distinct AZs',
-    'bastion_admin_cidrs ["0.0.0.0/0"] open SSH to',
+    'protea_admin_cidrs ["0.0.0.0/0"] open SSH to',
     "protea_alert_emails is empty or not a list",
     "protea_secret_length '8' is outside the secret policy",
 )
@@ -180,6 +183,7 @@ FIXES = {
     # Both fixes of the rules-quota message: [443] (the local inventory's default, passing in
     # test_local_inventory_defaults_pass) and, for an account whose quota AWS raised, the raised quota.
     "fix_raised_rules_quota": {"security_groups_alb_ports": [80, 443], "security_groups_rules_per_group_quota": 110},
+    "fix_admin_cidrs_renamed": {"protea_admin_cidrs": ["196.25.1.0/28"]},
     "fix_migration_cidrs": {"security_groups_migration_source_cidrs": ["203.0.113.10/32", "10.9.0.0/24"]},
 }
 
@@ -211,7 +215,7 @@ def batch(emulator) -> Batch:
 
 def test_every_wide_admin_cidr_is_named(batch: Batch):
     out = flat(batch.role_runs["admin_cidr_open_world"].stdout)
-    named = out.split("bastion_admin_cidrs [", 1)[1].split("]", 1)[0]
+    named = out.split("protea_admin_cidrs [", 1)[1].split("]", 1)[0]
     assert sorted(named.replace('"', "").split(", ")) == ["0.0.0.0/0", "64.0.0.0/2", "::/0"]
 
 

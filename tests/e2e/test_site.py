@@ -367,6 +367,52 @@ def test_bastions_are_hardened_and_still_jump(stack: Stack) -> None:
     assert stack.ssh(stack.web_ips()[0], "true").returncode == 0
 
 
+def _ssh_sockets_to(address: str) -> dict[int, int]:
+    """The controller's established TCP connections to address:22, counted per owning process id."""
+    out = subprocess.run(["ss", "-Htnp", "state", "established", "dst", f"{address}:22"], capture_output=True,
+                         text=True, check=True).stdout
+    owners: dict[int, int] = {}
+    for pid in re.findall(r"pid=(\d+)", out):
+        owners[int(pid)] = owners.get(int(pid), 0) + 1
+    return owners
+
+
+def _pids() -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def test_a_play_on_every_web_server_makes_one_login_on_the_bastion(stack: Stack, tmp_path: Path) -> None:
+    # smoke.yml (the ssh_jump role, then a play on every web server through the bastion), its own
+    # hops kept open in a fresh control directory: the bastion hop is one ssh session (ControlMaster)
+    # whose channels carry every web server's connection, not one TCP connection and login per host.
+    # Counted on this machine's sockets to the bastion's sshd, by owning process.
+    ips = stack.web_ips()
+    assert len(ips) >= 2
+    run = run_playbook("playbooks/smoke.yml", endpoint=stack.emu.endpoint, inventory=INVENTORY,
+                       env=stack.env | {"ANSIBLE_SSH_CONTROL_PATH_DIR": str(tmp_path / "cp")})
+    assert run.rc == 0, run.explain()
+    config = (stack.state / "ssh" / "config").resolve()  # as the inventory names it (realpath)
+    control = re.search(r"^\s*ControlPath (\S+)%C$", config.read_text(), re.M)
+    assert control, config.read_text()
+    bastion = stack.instances("bastion")[0]["PublicIpAddress"]
+    owners = _ssh_sockets_to(bastion)
+    # The jump hops (ssh -W) through this config: at least this run's, kept open by its hops' masters.
+    jumps = [pid for pid in _pids() if " -W " in _cmdline(pid) and f"-F {config} " in _cmdline(pid)]
+    assert len(jumps) >= len(ips), {p: _cmdline(p) for p in _pids() if "ssh" in _cmdline(p)}
+    assert not [p for p in jumps if p in owners], {p: _cmdline(p) for p in owners}
+    shared = [p for p in owners if _cmdline(p).startswith(f"ssh: {control[1]}")]
+    assert len(shared) == 1 and owners[shared[0]] == 1, {p: _cmdline(p) for p in owners}
+    for cp in (tmp_path / "cp").glob("*"):  # this run's own hops, closed
+        subprocess.run(["ssh", "-o", f"ControlPath={cp}", "-O", "exit", "x"], capture_output=True, timeout=30)
+
+
 def test_every_web_instance_is_healthy(stack: Stack) -> None:
     ips = stack.web_ips()
     assert len(ips) >= 2

@@ -151,3 +151,35 @@ def test_with_the_key_in_the_agent_the_config_names_no_key_file(tmp_path, agent)
         assert conf["identitiesonly"] == "no", host  # agent keys are offered
         assert conf["user"] == "admin" and conf["stricthostkeychecking"] == "accept-new", host
     assert effective(config, "10.20.0.4")["proxyjump"].replace("[", "").replace("]", "") == "admin@127.100.0.5:22"
+
+
+# -- the bastion hop is multiplexed: one session to the bastion carries every private host ------
+def test_the_bastion_hop_shares_one_session_per_environment(rendered, tmp_path):
+    conf = effective(rendered["dir"] / "config", "127.100.0.5")
+    assert (conf["controlmaster"], conf["controlpersist"]) == ("auto", "60")
+    control_dir = Path(os.environ["HOME"]) / ".ssh" / "cm"
+    assert Path(conf["controlpath"]).parent == control_dir
+    assert oct(control_dir.stat().st_mode & 0o777) == "0o700"
+    # The private hop is Ansible's own (its ssh_args): the config leaves it alone.
+    assert effective(rendered["dir"] / "config", "10.20.0.4")["controlmaster"] == "false"
+    # Another environment's config (another directory) never shares the session.
+    other = run_role(tmp_path, base_vars(tmp_path) | {"ssh_jump_identity_file": str(rendered["key"])})
+    assert other.returncode == 0, other.stdout
+    other_path = effective(tmp_path / "ssh" / "config", "127.100.0.5")["controlpath"]
+    assert Path(other_path).parent == control_dir and other_path != conf["controlpath"]
+
+
+def test_a_control_dir_too_long_for_a_socket_stops_the_run_naming_the_variable(tmp_path):
+    key = tmp_path / "id_ed25519"
+    key.write_text("not a real key\n")
+    extra = base_vars(tmp_path) | {"ssh_jump_identity_file": str(key), "ssh_jump_control_dir": str(tmp_path / ("d" * 40))}
+    run = run_role(tmp_path, extra)
+    text = " ".join(run.stdout.split())
+    assert run.returncode != 0 and "ssh_jump_control_dir" in text and "too long" in text, run.stdout
+    assert not (tmp_path / "ssh" / "config").exists()
+    # Either fix the message names passes.
+    for fix in ({"ssh_jump_control_dir": "~/.ssh/cm"}, {"ssh_jump_control_persist": ""}):
+        run = run_role(tmp_path, extra | fix)
+        assert run.returncode == 0, (fix, run.stdout)
+        conf = effective(tmp_path / "ssh" / "config", "127.100.0.6")
+        assert conf["controlmaster"] == ("auto" if "ssh_jump_control_dir" in fix else "false"), fix

@@ -1,0 +1,155 @@
+"""A remote play against 1 and against 10 instances through one bastion, with the bastion hop
+multiplexed (ssh_jump's ControlMaster, the default) and without (ssh_jump_control_persist: "").
+
+    .venv/bin/python -m bench.bastion_fleet [rounds]   (from the repository root; default 2 rounds)
+
+One instance-mode local cloud: a bastion with a public address and 10 private instances (containers),
+the platform's security-group shape (ssh to the bastion from the admin range, to the instances from
+the bastion's group only). Each round runs bench/reference/fleet_play.yml (the ssh_jump role, then the
+host play; no AWS call: the bastion's address is given) for every (hosts, multiplexing) pair, alternating the
+order, each run cold: a fresh Ansible control directory and no bastion session left from the run
+before. Writes bench/results/bastion_fleet.json: the wall seconds of each run, their medians, the
+ratios 10 hosts / 1 host per setting and multiplexed / not per fleet size, and the sessions (logins)
+each run held open on the bastion's sshd. Not a test: nothing here asserts a time.
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench._tier import write  # noqa: E402
+from tests.localcloud.__main__ import ensure_ssh_key  # noqa: E402
+from tests.localcloud.compat.ec2 import debian_ami_id  # noqa: E402
+from tests.localcloud.emulator import Emulator  # noqa: E402
+
+REGION = "af-south-1"
+FLEET = 10
+PLAY = "bench/reference/fleet_play.yml"
+SETTINGS = {"multiplexed": "60s", "per_host": ""}
+CONTAINERS_ENV = {**os.environ, "CONTAINERS_CONF": str(REPO / "tests/containers/containers.conf")}
+
+
+def wait_for(what: str, fn, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while not fn():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(2)
+
+
+def build_cloud(emu: Emulator, state: Path) -> tuple[str, list[str]]:
+    """(bastion public address, private addresses)."""
+    ec2 = emu.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.232.0.0/16")["Vpc"]["VpcId"]
+    public = ec2.create_subnet(VpcId=vpc, CidrBlock="10.232.0.0/24", AvailabilityZone=f"{REGION}a")["Subnet"]["SubnetId"]
+    private = ec2.create_subnet(VpcId=vpc, CidrBlock="10.232.128.0/24", AvailabilityZone=f"{REGION}a")["Subnet"]["SubnetId"]
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=rt, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    ec2.associate_route_table(RouteTableId=rt, SubnetId=public)
+    ec2.import_key_pair(KeyName="admin", PublicKeyMaterial=(state / "ssh" / "id_ed25519.pub").read_bytes())
+    sg = {k: ec2.create_security_group(GroupName=f"fleet-{k}", Description=k, VpcId=vpc)["GroupId"] for k in ("bastion", "web")}
+    ec2.authorize_security_group_ingress(GroupId=sg["bastion"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "127.0.0.1/32"}]}])
+    ec2.authorize_security_group_ingress(GroupId=sg["web"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "UserIdGroupPairs": [{"GroupId": sg["bastion"]}]}])
+    ami = debian_ami_id(REGION)
+    bastion = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, KeyName="admin", SubnetId=public,
+                                InstanceType="t3.micro", SecurityGroupIds=[sg["bastion"]])["Instances"][0]["InstanceId"]
+    eip = ec2.allocate_address(Domain="vpc")
+    ec2.associate_address(AllocationId=eip["AllocationId"], InstanceId=bastion)
+    hosts = [i["InstanceId"] for i in ec2.run_instances(ImageId=ami, MinCount=FLEET, MaxCount=FLEET, KeyName="admin",
+                                                         SubnetId=private, InstanceType="t3.micro",
+                                                         SecurityGroupIds=[sg["web"]])["Instances"]]
+
+    def described() -> list[dict]:
+        return [i for r in ec2.describe_instances(InstanceIds=[bastion, *hosts])["Reservations"] for i in r["Instances"]]
+
+    wait_for("the instances to run", lambda: all(i["State"]["Name"] == "running" for i in described()))
+    by_id = {i["InstanceId"]: i for i in described()}
+    return by_id[bastion]["PublicIpAddress"], [by_id[h]["PrivateIpAddress"] for h in hosts]
+
+
+def ssh_jump_vars(state: Path, bastion: str, persist: str) -> dict:
+    """The ssh_jump role's variables for this setting (its own directory; no AWS call: addresses given)."""
+    return {"protea_project": "fleet", "protea_environment": "bench", "ssh_jump_dir": str(state / f"ssh-{persist or 'off'}"),
+            "protea_tags": {"Project": "fleet", "Environment": "bench"},
+            "ssh_jump_identity_file": str(state / "ssh" / "id_ed25519"), "ssh_jump_bastion_addresses": [bastion],
+            "ssh_jump_private_cidrs": ["10.232.0.0/16"], "ssh_jump_control_persist": persist}
+
+
+def bastion_sessions(bastion: str) -> int:
+    """TCP connections this machine holds open to the bastion's sshd: each is a login on the bastion.
+    Read right after a run, while its hops are still kept open (Ansible's ControlPersist)."""
+    out = subprocess.run(["ss", "-Htn", "state", "established", "dst", f"{bastion}:22"], capture_output=True,
+                         text=True, check=True).stdout
+    return len(out.splitlines())
+
+
+def one_run(state: Path, jump: dict, hosts: list[str], bastion: str) -> dict:
+    config = Path(jump["ssh_jump_dir"]) / "config"
+    with tempfile.TemporaryDirectory(dir=state) as tmp:
+        inventory = Path(tmp) / "fleet.ini"
+        inventory.write_text(
+            f"[control]\nlocalhost ansible_connection=local ansible_python_interpreter={sys.executable}\n[fleet]\n"
+            + "".join(f"{ip} ansible_user=admin ansible_ssh_common_args='-F {config} "
+                      f"-o UserKnownHostsFile={config.parent}/known_hosts.d/{ip}'\n" for ip in hosts))
+        (Path(tmp) / "vars.json").write_text(json.dumps(jump))
+        env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+               "ANSIBLE_SSH_CONTROL_PATH_DIR": str(Path(tmp) / "cp")}
+        start = time.monotonic()
+        run = subprocess.run([str(REPO / ".venv/bin/ansible-playbook"), "-i", str(inventory),
+                              "-e", f"@{Path(tmp) / 'vars.json'}", PLAY], cwd=REPO, env=env, capture_output=True,
+                             text=True, timeout=1800)
+        seconds = round(time.monotonic() - start, 2)
+        if run.returncode != 0:
+            raise SystemExit(f"the fleet play failed:\n{run.stdout[-3000:]}\n{run.stderr[-2000:]}")
+        sessions = bastion_sessions(bastion)
+        # Cold for the next run: no bastion session and no Ansible hop left open.
+        subprocess.run(["ssh", "-F", str(config), "-O", "exit", bastion], capture_output=True, timeout=30)
+        for sock in (Path(tmp) / "cp").glob("*"):
+            subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "x"], capture_output=True, timeout=30)
+    return {"seconds": seconds, "bastion_sessions": sessions}
+
+
+def main() -> None:
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+    subprocess.run([str(REPO / "tests/containers/build-image")], check=True, capture_output=True, env=CONTAINERS_ENV)
+    with tempfile.TemporaryDirectory(prefix="fleet-") as tmp:
+        state = Path(tmp)
+        ensure_ssh_key(state)
+        with Emulator(state, instances=True) as emu:
+            bastion, hosts = build_cloud(emu, state)
+            configs = {name: ssh_jump_vars(state, bastion, persist) for name, persist in SETTINGS.items()}
+            # Host keys recorded once per config (accept-new), outside the timed runs.
+            for jump in configs.values():
+                one_run(state, jump, hosts, bastion)
+            pairs = [(name, n) for name in SETTINGS for n in (1, FLEET)]
+            runs: dict[str, list[dict]] = {f"{name}/{n}": [] for name, n in pairs}
+            for r in range(rounds):
+                for name, n in (pairs if r % 2 == 0 else list(reversed(pairs))):
+                    result = one_run(state, configs[name], hosts[:n], bastion)
+                    runs[f"{name}/{n}"].append(result)
+                    print(name, n, result, flush=True)
+    median = {k: round(statistics.median(x["seconds"] for x in v), 2) for k, v in runs.items()}
+    write("bastion_fleet", {
+        "command": ".venv/bin/python -m bench.bastion_fleet", "play": PLAY, "fleet": FLEET, "rounds": rounds,
+        "runs": runs, "median_seconds": median,
+        "ratio_10_to_1": {name: round(median[f"{name}/{FLEET}"] / median[f"{name}/1"], 3) for name in SETTINGS},
+        "ratio_multiplexed_to_per_host": {n: round(median[f"multiplexed/{n}"] / median[f"per_host/{n}"], 3)
+                                          for n in (1, FLEET)},
+    })
+
+
+if __name__ == "__main__":
+    main()

@@ -248,3 +248,34 @@ def test_launch_template_tags_without_patch_is_moto_stock(emulator_factory):
 # The "without" tests share one server that lacks every patch of this module (one server
 # start instead of one per patch); each still asserts moto's own behaviour for its patch.
 WITHOUT = [TAG_TYPES, SG_DESC, MD_MERGE, SNAP_TAGS, AMI_DUP, LT_TAGS]
+
+
+NAT_PENDING = "ec2-nat-gateway-pending"
+
+
+def _nat_states(emu) -> tuple[str, str, str]:
+    """(state in the create answer, described at once, described after the pending time)."""
+    import time
+
+    ec2 = emu.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.31.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.31.1.0/24")["Subnet"]["SubnetId"]
+    eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    created = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=eip)["NatGateway"]
+    at_once = ec2.describe_nat_gateways(NatGatewayIds=[created["NatGatewayId"]])["NatGateways"][0]["State"]
+    # A state filter sees the same state (ec2_vpc_nat_gateway finds pending ones by it: no second gateway).
+    filtered = ec2.describe_nat_gateways(Filters=[{"Name": "subnet-id", "Values": [subnet]},
+                                                  {"Name": "state", "Values": [at_once]}])["NatGateways"]
+    assert [g["NatGatewayId"] for g in filtered] == [created["NatGatewayId"]]
+    time.sleep(3.5)
+    later = ec2.describe_nat_gateways(NatGatewayIds=[created["NatGatewayId"]])["NatGateways"][0]["State"]
+    ec2.delete_nat_gateway(NatGatewayId=created["NatGatewayId"])
+    return created["State"], at_once, later
+
+
+def test_a_new_nat_gateway_is_pending_then_available(clean_emulator):
+    assert _nat_states(clean_emulator) == ("pending", "pending", "available")
+
+
+def test_nat_gateway_without_patch_is_available_at_once(emulator_factory):
+    assert _nat_states(emulator_factory(disable=[NAT_PENDING])) == ("available", "available", "available")

@@ -136,6 +136,20 @@ def test_second_converge_changes_nothing(runs):
     assert runs.second.recap["localhost"]["changed"] == 0, runs.second.explain()
 
 
+NAT_WAIT = "protea.platform.vpc : Wait until the new NAT gateways are available"
+BASTION_WAIT = "protea.platform.bastion : Wait until the new bastions are running"
+
+
+def test_new_nat_gateways_and_bastions_are_waited_for_once_and_a_rerun_waits_for_nothing(runs):
+    # The local cloud creates NAT gateways pending and instances pending (as AWS does): the tier
+    # starts all of an AZ set, then polls them together in one task, not one wait per AZ.
+    resumed_nat = runs.crashes[1]  # created the second AZ's NAT gateway, then was killed at RunInstances
+    assert resumed_nat.task_runs(NAT_WAIT) == 1, resumed_nat.explain()
+    assert runs.first.task_runs(BASTION_WAIT) == 1, runs.first.explain()
+    for run in (runs.second, runs.check_diff):
+        assert run.task_runs(NAT_WAIT) == 0 and run.task_runs(BASTION_WAIT) == 0, run.explain()
+
+
 def test_check_diff_on_converged_stack_reports_no_change(runs):
     assert runs.check_diff.rc == 0, runs.check_diff.explain()
     assert runs.check_diff.changed == 0, runs.check_diff.explain()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import datetime, timezone
 
 from tests.localcloud.compat import Patch, Seed
@@ -248,7 +249,49 @@ def _seed_debian_ami() -> None:
     AmiBackend._load_amis = _load_amis  # type: ignore[method-assign]
 
 
+# How long a new NAT gateway stays `pending` here (AWS: about a minute or two). Short: the point is
+# the state change a client must wait for, not the duration.
+NAT_PENDING_SECONDS = float(os.environ.get("PROTEA_NAT_PENDING_SECONDS", "3"))
+
+
+def _apply_nat_gateway_pending() -> None:
+    import time
+
+    from moto.ec2.models.nat_gateways import NatGateway
+
+    if getattr(NatGateway, "protea_pending", False):
+        return
+    original_init = NatGateway.__init__
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        self._protea_available_at = time.monotonic() + NAT_PENDING_SECONDS
+        original_init(self, *args, **kwargs)  # sets state = "available": kept as the state after pending
+
+    def _get_state(self) -> str:  # type: ignore[no-untyped-def]
+        state = self.__dict__.get("_protea_state", "available")
+        if state == "available" and time.monotonic() < self.__dict__.get("_protea_available_at", 0):
+            return "pending"
+        return state
+
+    def _set_state(self, value: str) -> None:  # type: ignore[no-untyped-def]
+        self.__dict__["_protea_state"] = value
+
+    NatGateway.__init__ = __init__  # type: ignore[method-assign]
+    NatGateway.state = property(_get_state, _set_state)  # type: ignore[assignment]
+    NatGateway.protea_pending = True  # type: ignore[attr-defined]
+
+
 PATCHES = [
+    Patch(
+        name="ec2-nat-gateway-pending",
+        api="ec2:CreateNatGateway, ec2:DescribeNatGateways",
+        moto_does="Creates a NAT gateway `available` at once, so a client that never waits for it passes.",
+        aws_does="Creates it `pending`; it becomes `available` when ready (or `failed`), and routes through "
+        "it carry traffic only then. Here it stays `pending` for PROTEA_NAT_PENDING_SECONDS (3 s).",
+        doc="Amazon VPC User Guide, NAT gateways (Create a NAT gateway: the status is Pending, then Available): "
+        "https://docs.aws.amazon.com/vpc/latest/userguide/nat-gateway-working-with.html",
+        apply=_apply_nat_gateway_pending,
+    ),
     Patch(
         name="ec2-describe-tags-resource-type",
         api="ec2:DescribeTags",

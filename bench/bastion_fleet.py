@@ -66,16 +66,16 @@ def build_cloud(emu: Emulator, state: Path) -> tuple[str, list[str]]:
     ami = debian_ami_id(REGION)
     bastion = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, KeyName="admin", SubnetId=public,
                                 InstanceType="t3.micro", SecurityGroupIds=[sg["bastion"]])["Instances"][0]["InstanceId"]
-    eip = ec2.allocate_address(Domain="vpc")
-    ec2.associate_address(AllocationId=eip["AllocationId"], InstanceId=bastion)
-    hosts = [i["InstanceId"] for i in ec2.run_instances(ImageId=ami, MinCount=FLEET, MaxCount=FLEET, KeyName="admin",
-                                                         SubnetId=private, InstanceType="t3.micro",
-                                                         SecurityGroupIds=[sg["web"]])["Instances"]]
+    launched = ec2.run_instances(ImageId=ami, MinCount=FLEET, MaxCount=FLEET, KeyName="admin", SubnetId=private,
+                                 InstanceType="t3.micro", SecurityGroupIds=[sg["web"]])["Instances"]
+    hosts = [i["InstanceId"] for i in launched]
 
     def described() -> list[dict]:
         return [i for r in ec2.describe_instances(InstanceIds=[bastion, *hosts])["Reservations"] for i in r["Instances"]]
 
     wait_for("the instances to run", lambda: all(i["State"]["Name"] == "running" for i in described()))
+    # An Elastic IP goes to a running instance (as the bastion role does it).
+    ec2.associate_address(AllocationId=ec2.allocate_address(Domain="vpc")["AllocationId"], InstanceId=bastion)
     by_id = {i["InstanceId"]: i for i in described()}
     return by_id[bastion]["PublicIpAddress"], [by_id[h]["PrivateIpAddress"] for h in hosts]
 

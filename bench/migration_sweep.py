@@ -1,7 +1,7 @@
 """The migration's cut-over killed at each of its tasks in turn, per engine, then re-run.
 
     .venv/bin/python -m bench.migration_sweep [ENGINE]   (from the repository root; ENGINE: postgres or
-                                                          mariadb, default both: about 30 min each on 2 cores)
+                                                          mariadb, default both: 50-70 min each on 2 cores)
 
 Runs tests/migration with PROTEA_MIGRATION_SWEEP=1: test_cutover_killed_at_every_step_completes_on_a_rerun
 takes the task list of a --check cut-over and, for each task, runs a fresh pre-sync, the cut-over SIGKILLed
@@ -39,8 +39,22 @@ def main() -> None:
             raise SystemExit(f"tests/migration failed (rc={proc.returncode})")
         found = json.loads(collected.read_text())
     sweeps = {k.removesuffix("_sweep"): v for k, v in found.items() if k.endswith("_sweep")}
-    write("migration_sweep", {"command": "PROTEA_MIGRATION_SWEEP=1 pytest tests/migration", "seconds": seconds,
-                              "points": {e: len(v) for e, v in sweeps.items()}, "engines": sweeps})
+    # One engine's run keeps the other engine's entries of an earlier run (each engine is ~1 h here).
+    results = REPO / "bench/results/migration_sweep.json"
+    old = json.loads(results.read_text()) if results.exists() else {}
+
+    def others(key: str) -> dict:
+        value = old.get(key)
+        return {e: v for e, v in value.items() if e not in sweeps} if isinstance(value, dict) else {}
+
+    write("migration_sweep", {"command": "PROTEA_MIGRATION_SWEEP=1 pytest tests/migration -k ENGINE",
+                              "seconds": others("seconds") | {e: seconds for e in sweeps},
+                              "points": others("points") | {e: len(v) for e, v in sweeps.items()},
+                              "engines": others("engines") | sweeps})
+    # write() records this run's machine at the top level: per engine instead, next to the others.
+    merged = json.loads(results.read_text())
+    merged["machine"] = others("machine") | {e: merged["machine"] for e in sweeps}
+    results.write_text(json.dumps(merged, indent=2) + "\n")
 
 
 if __name__ == "__main__":

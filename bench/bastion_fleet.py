@@ -9,8 +9,9 @@ the bastion's group only). Each round runs bench/reference/fleet_play.yml (the s
 host play; no AWS call: the bastion's address is given) for every (hosts, multiplexing) pair, alternating the
 order, each run cold: a fresh Ansible control directory and no bastion session left from the run
 before. Writes bench/results/bastion_fleet.json: the wall seconds of each run, their medians, the
-ratios 10 hosts / 1 host per setting and multiplexed / not per fleet size, and the sessions (logins)
-each run held open on the bastion's sshd. Not a test: nothing here asserts a time.
+ratios 10 hosts / 1 host per setting and multiplexed / not per fleet size, the sessions (logins)
+each run held open on the bastion's sshd, and the machine's busy CPU seconds per run (controller and
+containers share its cores: divided by the cores, the time the run needs even with no waiting). Not a test: nothing here asserts a time.
 """
 from __future__ import annotations
 
@@ -88,6 +89,13 @@ def ssh_jump_vars(state: Path, bastion: str, persist: str) -> dict:
             "ssh_jump_private_cidrs": ["10.232.0.0/16"], "ssh_jump_control_persist": persist}
 
 
+def busy_cpu_seconds() -> float:
+    """CPU seconds this machine (controller and every container: one kernel) has spent busy so far."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def bastion_sessions(bastion: str) -> int:
     """TCP connections this machine holds open to the bastion's sshd: each is a login on the bastion.
     Read right after a run, while its hops are still kept open (Ansible's ControlPersist)."""
@@ -107,11 +115,12 @@ def one_run(state: Path, jump: dict, hosts: list[str], bastion: str) -> dict:
         (Path(tmp) / "vars.json").write_text(json.dumps(jump))
         env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
                "ANSIBLE_SSH_CONTROL_PATH_DIR": str(Path(tmp) / "cp")}
-        start = time.monotonic()
+        cpu, start = busy_cpu_seconds(), time.monotonic()
         run = subprocess.run([str(REPO / ".venv/bin/ansible-playbook"), "-i", str(inventory),
                               "-e", f"@{Path(tmp) / 'vars.json'}", PLAY], cwd=REPO, env=env, capture_output=True,
                              text=True, timeout=1800)
         seconds = round(time.monotonic() - start, 2)
+        cpu = busy_cpu_seconds() - cpu
         if run.returncode != 0:
             raise SystemExit(f"the fleet play failed:\n{run.stdout[-3000:]}\n{run.stderr[-2000:]}")
         sessions = bastion_sessions(bastion)
@@ -119,7 +128,9 @@ def one_run(state: Path, jump: dict, hosts: list[str], bastion: str) -> dict:
         subprocess.run(["ssh", "-F", str(config), "-O", "exit", bastion], capture_output=True, timeout=30)
         for sock in (Path(tmp) / "cp").glob("*"):
             subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "x"], capture_output=True, timeout=30)
-    return {"seconds": seconds, "bastion_sessions": sessions}
+    # The wall time if the run were bound only by CPU: its busy seconds spread over every core.
+    return {"seconds": seconds, "bastion_sessions": sessions, "busy_cpu_seconds": round(cpu, 1),
+            "cpu_bound_seconds": round(cpu / (os.cpu_count() or 1), 2)}
 
 
 def main() -> None:
@@ -142,9 +153,10 @@ def main() -> None:
                     runs[f"{name}/{n}"].append(result)
                     print(name, n, result, flush=True)
     median = {k: round(statistics.median(x["seconds"] for x in v), 2) for k, v in runs.items()}
+    cpu_bound = {k: round(statistics.median(x["cpu_bound_seconds"] for x in v), 2) for k, v in runs.items()}
     write("bastion_fleet", {
         "command": ".venv/bin/python -m bench.bastion_fleet", "play": PLAY, "fleet": FLEET, "rounds": rounds,
-        "runs": runs, "median_seconds": median,
+        "runs": runs, "median_seconds": median, "median_cpu_bound_seconds": cpu_bound,
         "ratio_10_to_1": {name: round(median[f"{name}/{FLEET}"] / median[f"{name}/1"], 3) for name in SETTINGS},
         "ratio_multiplexed_to_per_host": {n: round(median[f"multiplexed/{n}"] / median[f"per_host/{n}"], 3)
                                           for n in (1, FLEET)},

@@ -399,7 +399,7 @@ def test_a_play_on_every_web_server_makes_one_login_on_the_bastion(stack: Stack,
                        env=stack.env | {"ANSIBLE_SSH_CONTROL_PATH_DIR": str(tmp_path / "cp")})
     assert run.rc == 0, run.explain()
     config = (stack.state / "ssh" / "config").resolve()  # as the inventory names it (realpath)
-    control = re.search(r"^\s*ControlPath (\S+)%C$", config.read_text(), re.M)
+    control = re.search(r"^\s*ControlPath (\S+)%h$", config.read_text(), re.M)
     assert control, config.read_text()
     bastion = stack.instances("bastion")[0]["PublicIpAddress"]
     owners = _ssh_sockets_to(bastion)

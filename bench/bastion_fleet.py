@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench._tier import write  # noqa: E402
+from tests.helpers import ssh_connections_to  # noqa: E402
 from tests.localcloud.__main__ import ensure_ssh_key  # noqa: E402
 from tests.localcloud.compat.ec2 import debian_ami_id  # noqa: E402
 from tests.localcloud.emulator import Emulator  # noqa: E402
@@ -96,14 +97,6 @@ def busy_cpu_seconds() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def bastion_sessions(bastion: str) -> int:
-    """TCP connections this machine holds open to the bastion's sshd: each is a login on the bastion.
-    Read right after a run, while its hops are still kept open (Ansible's ControlPersist)."""
-    out = subprocess.run(["ss", "-Htn", "state", "established", "dst", f"{bastion}:22"], capture_output=True,
-                         text=True, check=True).stdout
-    return len(out.splitlines())
-
-
 def one_run(state: Path, jump: dict, hosts: list[str], bastion: str) -> dict:
     config = Path(jump["ssh_jump_dir"]) / "config"
     with tempfile.TemporaryDirectory(dir=state) as tmp:
@@ -123,7 +116,8 @@ def one_run(state: Path, jump: dict, hosts: list[str], bastion: str) -> dict:
         cpu = busy_cpu_seconds() - cpu
         if run.returncode != 0:
             raise SystemExit(f"the fleet play failed:\n{run.stdout[-3000:]}\n{run.stderr[-2000:]}")
-        sessions = bastion_sessions(bastion)
+        # Read while the run's hops are still open (Ansible's ControlPersist): each connection is a login.
+        sessions = sum(ssh_connections_to(bastion).values())
         # Cold for the next run: no bastion session and no Ansible hop left open.
         subprocess.run(["ssh", "-F", str(config), "-O", "exit", bastion], capture_output=True, timeout=30)
         for sock in (Path(tmp) / "cp").glob("*"):

@@ -378,6 +378,32 @@ def _run_crashing(cmd: list[str], run_env: dict, endpoint: str, after: int, acti
         return PlaybookRun(proc.returncode, out.read(), err.read(), crashed_at=fired)
 
 
+def process_command_lines() -> dict[int, str]:
+    """Every process on this machine (container processes included: they are host processes) by pid,
+    its command line with spaces between the arguments; kernel threads (no command line) left out."""
+    lines = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                raw = (entry / "cmdline").read_bytes()
+            except OSError:  # the process ended meanwhile
+                continue
+            if raw:
+                lines[int(entry.name)] = raw.replace(b"\0", b" ").decode(errors="replace").strip()
+    return lines
+
+
+def ssh_connections_to(address: str, port: int = 22) -> dict[int, int]:
+    """This machine's established TCP connections to address:port, counted per owning process id
+    (ss -p: root sees every process's sockets)."""
+    out = subprocess.run(["ss", "-Htnp", "state", "established", "dst", f"{address}:{port}"], capture_output=True,
+                         text=True, check=True).stdout
+    owners: dict[int, int] = {}
+    for pid in re.findall(r"pid=(\d+)", out):
+        owners[int(pid)] = owners.get(int(pid), 0) + 1
+    return owners
+
+
 class CommandLineSampler:
     """Every process command line on this machine (container processes included: they are host
     processes) seen while the block runs, sampled every ``interval`` seconds from /proc.
@@ -396,14 +422,7 @@ class CommandLineSampler:
         self._thread = threading.Thread(target=self._run, name="cmdline-sampler", daemon=True)
 
     def _sample(self) -> None:
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    raw = (entry / "cmdline").read_bytes()
-                except OSError:  # the process ended meanwhile
-                    continue
-                if raw:
-                    self.seen.add(raw.replace(b"\0", b" ").decode(errors="replace").strip())
+        self.seen.update(process_command_lines().values())
 
     def _run(self) -> None:
         while not self._stop.is_set():

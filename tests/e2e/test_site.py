@@ -30,7 +30,8 @@ import pytest
 
 from tests.doubles.slack_double import SlackDouble
 from tests.helpers import (
-    REPO, CommandLineSampler, PlaybookRun, assert_no_secret_shown, run_in_ee, run_playbook, ssh_add_once, start_ssh_agent,
+    REPO, CommandLineSampler, PlaybookRun, assert_no_secret_shown, process_command_lines, run_in_ee, run_playbook,
+    ssh_add_once, ssh_connections_to, start_ssh_agent,
 )
 from tests.localcloud.__main__ import ensure_ssh_key
 from tests.localcloud.emulator import Emulator
@@ -367,27 +368,6 @@ def test_bastions_are_hardened_and_still_jump(stack: Stack) -> None:
     assert stack.ssh(stack.web_ips()[0], "true").returncode == 0
 
 
-def _ssh_sockets_to(address: str) -> dict[int, int]:
-    """The controller's established TCP connections to address:22, counted per owning process id."""
-    out = subprocess.run(["ss", "-Htnp", "state", "established", "dst", f"{address}:22"], capture_output=True,
-                         text=True, check=True).stdout
-    owners: dict[int, int] = {}
-    for pid in re.findall(r"pid=(\d+)", out):
-        owners[int(pid)] = owners.get(int(pid), 0) + 1
-    return owners
-
-
-def _pids() -> list[int]:
-    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
 def test_a_play_on_every_web_server_makes_one_login_on_the_bastion(stack: Stack, tmp_path: Path) -> None:
     # smoke.yml (the ssh_jump role, then a play on every web server through the bastion), its own
     # hops kept open in a fresh control directory: the bastion hop is one ssh session (ControlMaster)
@@ -403,12 +383,12 @@ def test_a_play_on_every_web_server_makes_one_login_on_the_bastion(stack: Stack,
     master = subprocess.run(["ssh", "-F", str(config), "-O", "check", bastion], capture_output=True, text=True, timeout=30)
     master_pid = re.search(r"Master running \(pid=(\d+)\)", master.stderr)
     assert master_pid, master.stderr
-    owners = _ssh_sockets_to(bastion)
+    owners, argv = ssh_connections_to(bastion), process_command_lines()
     # The jump hops (ssh -W) through this config: at least this run's, kept open by its hops' masters.
-    jumps = [pid for pid in _pids() if " -W " in _cmdline(pid) and f"-F {config} " in _cmdline(pid)]
-    assert len(jumps) >= len(ips), {p: _cmdline(p) for p in _pids() if "ssh" in _cmdline(p)}
-    assert not [p for p in jumps if p in owners], {p: _cmdline(p) for p in owners}
-    assert owners.get(int(master_pid[1])) == 1, {p: _cmdline(p) for p in owners}
+    jumps = [pid for pid, line in argv.items() if " -W " in line and f"-F {config} " in line]
+    assert len(jumps) >= len(ips), {p: line for p, line in argv.items() if "ssh" in line}
+    assert not [p for p in jumps if p in owners], {p: argv.get(p) for p in owners}
+    assert owners.get(int(master_pid[1])) == 1, {p: argv.get(p) for p in owners}
     for cp in (tmp_path / "cp").glob("*"):  # this run's own hops, closed
         subprocess.run(["ssh", "-o", f"ControlPath={cp}", "-O", "exit", "x"], capture_output=True, timeout=30)
 

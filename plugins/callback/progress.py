@@ -19,13 +19,14 @@ description:
     (with colons where this text has dashes).
   - >-
     What is awaited comes from a table keyed by the task's module (RDS instance, CloudFront distribution,
-    NAT gateway, ACM certificate, image, Auto Scaling group and its instance refresh, target group, EFS
-    file system, load balancer, ...), the name from the module's result or its arguments (the DB instance
-    identifier, the distribution id, the NAT gateway id, the certificate's domain, the image name, the group
-    name, ...). The usual durations are AWS's, not the task's retry budget - RDS create ~15 min Multi-AZ and
-    ~10 min single-AZ, CloudFront deploy ~15 min (5 to 30), NAT gateway ~1.5 min, ACM DNS validation ~3 min
-    after delegation, CreateImage ~10 min, instance refresh ~10 min, EFS mount targets ~1.5 min, load balancer
-    ~3 min. Once the wait runs longer the line says so ("17:00, longer than the usual ~15 min"). Entries
+    NAT gateway, ACM certificate, EC2 instance, image, Auto Scaling group and its instance refresh, target
+    group, EFS file system, load balancer, ...), the name from the module's result or its arguments (the DB
+    instance identifier, the distribution id, the NAT gateway id, the certificate's domain, the instance's
+    Name tag, the image name, the group name, ...). The usual durations are AWS's, not the task's retry
+    budget - RDS create ~15 min Multi-AZ and ~10 min single-AZ, CloudFront deploy ~15 min (5 to 30), NAT
+    gateway ~1.5 min, ACM DNS validation ~3 min after delegation, EC2 instance pending to running ~1 min,
+    CreateImage ~10 min, instance refresh ~10 min, EFS mount targets ~1.5 min, load balancer ~3 min. Once
+    the wait runs longer the line says so ("17:00, longer than the usual ~15 min"). Entries
     with no usual duration (URL, download, package, Lambda function, Auto Scaling group instances, target
     group targets) show the retry budget instead, as below.
   - >-
@@ -146,6 +147,8 @@ _IMAGE = Awaited("Image", ("args.name", "name", "images.0.name", "image_id", "ar
 _REFRESH = Awaited("Auto Scaling group", ("args.name", "instance_refreshes.0.auto_scaling_group_name"), 10,
                    "instance refresh")
 _EFS = Awaited("EFS", ("args.name", "name", "file_system_id", "args.id", "efs.0.name"), 1.5, "mount targets")
+_INSTANCE = Awaited("EC2 instance", ("instances.0.tags.Name", "instances.0.instance_id", "args.name",
+                                     "args.instance_ids.0"), 1)
 _ALB = Awaited("Load balancer", ("args.name", "load_balancer_name", "load_balancers.0.load_balancer_name",
                                  "args.names.0"), 3)
 
@@ -160,6 +163,8 @@ AWAITED: dict[str, Awaited] = {
     "protea.platform.acm_certificate_request": _ACM,
     "community.aws.acm_certificate": _ACM,
     "community.aws.acm_certificate_info": _ACM,
+    "amazon.aws.ec2_instance": _INSTANCE,
+    "amazon.aws.ec2_instance_info": _INSTANCE,
     "amazon.aws.ec2_ami": _IMAGE,
     "amazon.aws.ec2_ami_info": _IMAGE,
     "amazon.aws.autoscaling_instance_refresh": _REFRESH,

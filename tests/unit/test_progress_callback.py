@@ -113,6 +113,10 @@ def test_past_the_usual_time_the_line_says_so():
     nat = {"attempts": 2, "retries": 10, "result": [{"nat_gateway_id": "nat-0abc", "state": "pending"}]}
     assert _describe("amazon.aws.ec2_vpc_nat_gateway_info", nat, spent=95) == \
         "NAT gateway nat-0abc: pending, 1:35, longer than the usual ~1.5 min (attempt 2 of 10)"
+    bastions = {"attempts": 4, "retries": 60, "instances": [{"instance_id": "i-0abc", "state": {"name": "pending"},
+                                                             "tags": {"Name": "shopper-prod-bastion-a"}}]}
+    assert _describe("amazon.aws.ec2_instance_info", bastions, {"instance_ids": ["i-0abc"]}, spent=20) == \
+        "EC2 instance shopper-prod-bastion-a: pending, 0:20 of ~1 min (attempt 4 of 60)"
 
 
 def test_an_unknown_module_keeps_the_retry_budget_wording():

@@ -33,7 +33,7 @@ LANES = {"e2e": "clouds", "hosts": "clouds", "localcloud": "clouds", "migration"
 # tests/localcloud files on the session's plain emulator (or emulator_factory's), no instance mode:
 _EMULATOR_ONLY = tuple(f"compat_{name}" for name in (
     "asg_notifications", "cloudwatch", "data", "ec2", "iam", "iam_enforce", "lambda_sns", "quotas", "region_rules",
-    "registry", "ssm", "web")) + ("crash_harness",)
+    "registry", "ssm", "timing", "web")) + ("crash_harness",)
 FILE_LANES = {f"tests/localcloud/test_{name}.py": "emulator" for name in _EMULATOR_ONLY}
 FILE_LANES.update({f"tests/provisioning/test_{name}.py": "hosts"
                    for name in ("data", "edge_dns_cdn_ses", "preflight", "run_lock")})

@@ -129,28 +129,40 @@ def _url(text: str) -> str:
     return text if len(text) <= 60 else "..." + text[-57:]
 
 
+# How long AWS usually takes, in minutes, by operation: the one table for these figures (the local
+# cloud's delay layer and bench/critical_path.py read it too).
+USUAL_MINUTES: dict[str, float] = {
+    "rds_create_multi_az": 15, "rds_create_single_az": 10, "cloudfront_deploy": 15, "nat_gateway": 1.5,
+    "acm_dns_validation": 3, "ec2_instance": 1, "create_image": 10, "instance_refresh": 10,
+    "efs_mount_targets": 1.5, "load_balancer": 3,
+}
+
+
 def _rds_minutes(result: dict) -> float:
     multi_az = dig(result, "instances.0.multi_az")
     if multi_az is None:
         multi_az = result.get("multi_az")
-    return 10 if multi_az is False else 15
+    return USUAL_MINUTES["rds_create_single_az" if multi_az is False else "rds_create_multi_az"]
 
 
 _RDS = Awaited("RDS", ("instances.0.db_instance_identifier", "db_instance_identifier", "args.db_instance_identifier",
                        "args.id"), _rds_minutes)
-_CLOUDFRONT = Awaited("CloudFront distribution", ("id", "distribution.id", "args.distribution_id", "args.id"), 15)
+_CLOUDFRONT = Awaited("CloudFront distribution", ("id", "distribution.id", "args.distribution_id", "args.id"),
+                      USUAL_MINUTES["cloudfront_deploy"])
 _NAT = Awaited("NAT gateway", ("nat_gateway_id", "result.0.nat_gateway_id", "args.nat_gateway_id",
-                               "args.nat_gateway_ids.0"), 1.5)
+                               "args.nat_gateway_ids.0"), USUAL_MINUTES["nat_gateway"])
 _ACM = Awaited("ACM certificate", ("args.domain_name", "certificate.domain_name", "certificates.0.domain_name",
-                                   "domain_name"), 3)
-_IMAGE = Awaited("Image", ("args.name", "name", "images.0.name", "image_id", "args.image_ids.0"), 10)
-_REFRESH = Awaited("Auto Scaling group", ("args.name", "instance_refreshes.0.auto_scaling_group_name"), 10,
-                   "instance refresh")
-_EFS = Awaited("EFS", ("args.name", "name", "file_system_id", "args.id", "efs.0.name"), 1.5, "mount targets")
+                                   "domain_name"), USUAL_MINUTES["acm_dns_validation"])
+_IMAGE = Awaited("Image", ("args.name", "name", "images.0.name", "image_id", "args.image_ids.0"),
+                 USUAL_MINUTES["create_image"])
+_REFRESH = Awaited("Auto Scaling group", ("args.name", "instance_refreshes.0.auto_scaling_group_name"),
+                   USUAL_MINUTES["instance_refresh"], "instance refresh")
+_EFS = Awaited("EFS", ("args.name", "name", "file_system_id", "args.id", "efs.0.name"),
+               USUAL_MINUTES["efs_mount_targets"], "mount targets")
 _INSTANCE = Awaited("EC2 instance", ("instances.0.tags.Name", "instances.0.instance_id", "args.name",
-                                     "args.instance_ids.0"), 1)
+                                     "args.instance_ids.0"), USUAL_MINUTES["ec2_instance"])
 _ALB = Awaited("Load balancer", ("args.name", "load_balancer_name", "load_balancers.0.load_balancer_name",
-                                 "args.names.0"), 3)
+                                 "args.names.0"), USUAL_MINUTES["load_balancer"])
 
 # What each module waits for, by its FQCN (the action as written, or as resolved).
 AWAITED: dict[str, Awaited] = {

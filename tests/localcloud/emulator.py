@@ -13,6 +13,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Iterable
 
+from tests.localcloud import delays
+
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_REGION = "af-south-1"
 # The DNS double's switch file in the state dir (tests/doubles/dns_double.py: {"name_servers": [...]} or {"drop": true}).
@@ -153,6 +155,9 @@ class Emulator:
         # make every edge-tier converge wait a minute); env= or the caller's environment wins.
         env.setdefault("MOTO_ACM_VALIDATION_WAIT", "2")
         env.update(self.env)
+        if delays.scale(env) is not None and "MOTO_ACM_VALIDATION_WAIT" not in self.env:
+            # The delay layer: DNS validation takes AWS's usual time, scaled (moto counts whole seconds).
+            env["MOTO_ACM_VALIDATION_WAIT"] = str(max(1, round(delays.seconds("acm_dns_validation", environ=env))))
         env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
         env["PYTHONUNBUFFERED"] = "1"

@@ -3,7 +3,7 @@ configurations, and launching instances as the group's launch template says.
 
 Instance refresh is a small state machine that advances one step per
 DescribeInstanceRefreshes call (no clocks, so tests and playbooks that poll stay
-deterministic):  Pending -> InProgress -> Successful (the group's instances are replaced then,
+deterministic; with the delay layer, PROTEA_DELAY_SCALE, InProgress lasts AWS's usual time, scaled):  Pending -> InProgress -> Successful (the group's instances are replaced then,
 from the group's current -- or the refresh's desired -- launch template), and
 Cancelling -> Cancelled after CancelInstanceRefresh.
 """
@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from tests.localcloud import delays
 from tests.localcloud.compat import Patch
 
 ACTIVE = ("Pending", "InProgress", "Cancelling")
@@ -75,6 +76,8 @@ def _advance(backend: Any, group_name: str, refresh: dict[str, Any]) -> None:
         refresh["Status"] = "InProgress"
         refresh["StatusReason"] = "Waiting for instances to warm up before continuing."
     elif status == "InProgress":
+        if _now() < refresh["StartTime"] + timedelta(seconds=delays.seconds("instance_refresh")):
+            return  # the delay layer (PROTEA_DELAY_SCALE): AWS's usual time, scaled; 0 when off
         group = backend.autoscaling_groups.get(group_name)
         if group is not None:
             _replace_instances(backend, group, refresh)

@@ -48,7 +48,10 @@ DEPLOY_SECONDS = 60.0
 def _deploy_seconds() -> float:
     import os
 
-    return float(os.environ.get("PROTEA_CLOUDFRONT_DEPLOY_SECONDS") or DEPLOY_SECONDS)
+    from tests.localcloud import delays
+
+    given = os.environ.get("PROTEA_CLOUDFRONT_DEPLOY_SECONDS")
+    return float(given) if given else delays.seconds("cloudfront_deploy", DEPLOY_SECONDS)
 
 
 def _apply_deployment_time() -> None:

@@ -250,8 +250,16 @@ def _seed_debian_ami() -> None:
 
 
 # How long a new NAT gateway stays `pending` here (AWS: about a minute or two). Short: the point is
-# the state change a client must wait for, not the duration.
-NAT_PENDING_SECONDS = float(os.environ.get("PROTEA_NAT_PENDING_SECONDS", "3"))
+# the state change a client must wait for, not the duration. PROTEA_NAT_PENDING_SECONDS overrides;
+# the delay layer (PROTEA_DELAY_SCALE) scales AWS's usual time.
+NAT_PENDING_SECONDS = 3.0
+
+
+def _nat_pending_seconds() -> float:
+    from tests.localcloud import delays
+
+    given = os.environ.get("PROTEA_NAT_PENDING_SECONDS")
+    return float(given) if given else delays.seconds("nat_gateway", NAT_PENDING_SECONDS)
 
 
 def _apply_nat_gateway_pending() -> None:
@@ -264,7 +272,7 @@ def _apply_nat_gateway_pending() -> None:
     original_init = NatGateway.__init__
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        self._protea_available_at = time.monotonic() + NAT_PENDING_SECONDS
+        self._protea_available_at = time.monotonic() + _nat_pending_seconds()
         original_init(self, *args, **kwargs)  # sets state = "available": kept as the state after pending
 
     def _get_state(self) -> str:  # type: ignore[no-untyped-def]
@@ -281,13 +289,35 @@ def _apply_nat_gateway_pending() -> None:
     NatGateway.protea_pending = True  # type: ignore[attr-defined]
 
 
+
+# CreateImage needs an instance that has booted (EC2 API Reference, CreateImage; what EC2 answers
+# otherwise names the states it accepts).
+IMAGEABLE_STATES = ("running", "stopping", "stopped")
+
+
+def _apply_create_image_instance_state() -> None:
+    from moto.ec2.exceptions import EC2ClientError
+    from moto.ec2.models.amis import AmiBackend
+
+    original = AmiBackend.create_image
+
+    def create_image(self, instance_id, *args, **kwargs):  # type: ignore[no-untyped-def]
+        state = self.get_instance(instance_id).state
+        if state not in IMAGEABLE_STATES:
+            raise EC2ClientError("InvalidParameterValue", f"Invalid value '{instance_id}' for instanceId. Instance is "
+                                 "not in state 'running' or 'stopping' or 'stopped'")
+        return original(self, instance_id, *args, **kwargs)
+
+    AmiBackend.create_image = create_image  # type: ignore[method-assign]
+
+
 PATCHES = [
     Patch(
         name="ec2-nat-gateway-pending",
         api="ec2:CreateNatGateway, ec2:DescribeNatGateways",
         moto_does="Creates a NAT gateway `available` at once, so a client that never waits for it passes.",
         aws_does="Creates it `pending`; it becomes `available` when ready (or `failed`), and routes through "
-        "it carry traffic only then. Here it stays `pending` for PROTEA_NAT_PENDING_SECONDS (3 s).",
+        "it carry traffic only then. Here it stays `pending` for 3 s (PROTEA_NAT_PENDING_SECONDS; scaled by PROTEA_DELAY_SCALE).",
         doc="Amazon VPC User Guide, NAT gateways (Create a NAT gateway: the status is Pending, then Available): "
         "https://docs.aws.amazon.com/vpc/latest/userguide/nat-gateway-working-with.html",
         apply=_apply_nat_gateway_pending,
@@ -379,5 +409,16 @@ SEEDS = [
         doc=f"Debian 12 amd64 AMI `{DEBIAN_AMI_NAME}` owned by {DEBIAN_OWNER}, public, in every "
         "region (as Debian publishes it: https://wiki.debian.org/Cloud/AmazonEC2Image)",
         apply=_seed_debian_ami,
+    ),
+    Patch(
+        name="ec2-create-image-instance-state",
+        api="ec2:CreateImage",
+        moto_does="Makes an image of an instance in any state, one still `pending` (not booted) included.",
+        aws_does="Refuses an instance that is not running, stopping or stopped with InvalidParameterValue "
+        "(\"Instance is not in state 'running' or 'stopping' or 'stopped'\"); a playbook must wait for the "
+        "instance first.",
+        doc="Amazon EC2 API Reference, CreateImage: "
+        "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html",
+        apply=_apply_create_image_instance_state,
     ),
 ]

@@ -1,4 +1,5 @@
-"""Elastic Load Balancing v2: the default attributes AWS reports for a new ALB / target group."""
+"""Elastic Load Balancing v2: the default attributes AWS reports for a new ALB / target group, and
+listeners only on issued certificates."""
 from __future__ import annotations
 
 from tests.localcloud.compat import Patch
@@ -85,6 +86,57 @@ def _apply_tg_defaults() -> None:
     cls.__init__ = __init__  # type: ignore[method-assign]
 
 
+# What ELB answers for an ACM certificate that is not ISSUED yet (still PENDING_VALIDATION): the
+# wording is generic, the cause is the validation a playbook did not wait for.
+UNSUPPORTED_CERTIFICATE = ("The certificate '{arn}' must have a fully-qualified domain name, a supported signature, "
+                           "and a supported key size.")
+
+
+def _check_certificates(account_id: str, arns: list[str]) -> None:
+    from moto.acm.models import acm_backends
+    from moto.elbv2.exceptions import ELBClientError
+
+    for arn in arns:
+        parts = str(arn or "").split(":")
+        if len(parts) != 6 or parts[2] != "acm":
+            continue  # an IAM server certificate: no validation state
+        cert = acm_backends[parts[4]][parts[3]]._certificates.get(arn)  # pylint: disable=protected-access
+        if cert is None:
+            raise ELBClientError("CertificateNotFound", f"Certificate '{arn}' not found")
+        cert.check()  # moto turns PENDING_VALIDATION into ISSUED here once MOTO_ACM_VALIDATION_WAIT has passed
+        if cert.status != "ISSUED":
+            raise ELBClientError("UnsupportedCertificate", UNSUPPORTED_CERTIFICATE.format(arn=arn))
+
+
+def _arns(certificates: object) -> list[str]:
+    if isinstance(certificates, str):
+        return [certificates]
+    return [c.get("CertificateArn") if isinstance(c, dict) else c for c in (certificates or [])]  # type: ignore[union-attr]
+
+
+def _apply_listener_certificate_issued() -> None:
+    from moto.elbv2.models import ELBv2Backend
+
+    create, modify, add = (ELBv2Backend.create_listener, ELBv2Backend.modify_listener,
+                           ELBv2Backend.add_listener_certificates)
+
+    def create_listener(self, load_balancer_arn, protocol, port, ssl_policy, certificate, *args, **kwargs):  # type: ignore[no-untyped-def]
+        _check_certificates(self.account_id, _arns(certificate))
+        return create(self, load_balancer_arn, protocol, port, ssl_policy, certificate, *args, **kwargs)
+
+    def modify_listener(self, arn, port=None, protocol=None, ssl_policy=None, certificates=None, *args, **kwargs):  # type: ignore[no-untyped-def]
+        _check_certificates(self.account_id, _arns(certificates))
+        return modify(self, arn, port, protocol, ssl_policy, certificates, *args, **kwargs)
+
+    def add_listener_certificates(self, arn, certificates):  # type: ignore[no-untyped-def]
+        _check_certificates(self.account_id, _arns(certificates))
+        return add(self, arn, certificates)
+
+    ELBv2Backend.create_listener = create_listener  # type: ignore[method-assign]
+    ELBv2Backend.modify_listener = modify_listener  # type: ignore[method-assign]
+    ELBv2Backend.add_listener_certificates = add_listener_certificates  # type: ignore[method-assign]
+
+
 PATCHES = [
     Patch(
         name="elbv2-alb-default-attributes",
@@ -112,5 +164,18 @@ PATCHES = [
         doc="Elastic Load Balancing, Application Load Balancers: Target group attributes: "
         "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-attributes.html",
         apply=_apply_tg_defaults,
+    ),
+    Patch(
+        name="elbv2-listener-certificate-issued",
+        api="elasticloadbalancing:CreateListener, ModifyListener, AddListenerCertificates",
+        moto_does="Accepts any certificate ARN on an HTTPS listener, an ACM certificate still "
+        "PENDING_VALIDATION or one that does not exist included.",
+        aws_does="Refuses an ACM certificate that is not ISSUED with UnsupportedCertificate (\"must have a "
+        "fully-qualified domain name, a supported signature, and a supported key size\"), and an unknown one "
+        "with CertificateNotFound; a playbook must wait for the DNS validation first.",
+        doc="Elastic Load Balancing API Reference, CreateListener (Errors: CertificateNotFound, "
+        "UnsupportedCertificate); ACM User Guide, Troubleshoot certificate validation: "
+        "https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateListener.html",
+        apply=_apply_listener_certificate_issued,
     ),
 ]

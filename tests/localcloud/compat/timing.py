@@ -1,0 +1,159 @@
+"""Timing: long operations report AWS's in-between states for AWS's usual time, scaled (opt-in).
+
+With PROTEA_DELAY_SCALE set (seconds per AWS minute, tests/localcloud/delays.py), a new RDS
+instance is `creating`, a new image `pending`, a new load balancer `provisioning` and a new EFS
+mount target `creating` for AWS's usual duration of that operation times the scale; then they
+settle into the state moto gave them at once. Unset (the suite's default), these patches change
+nothing. (NAT gateways, CloudFront deployments, ACM validation and Auto Scaling instance refreshes
+have in-between states of their own in ec2.py, cloudfront.py, Emulator and autoscaling.py; the
+layer scales those too.)
+
+This module must apply after every patch whose state it delays (instances.py makes an RDS
+instance `creating` until its container answers): compat modules apply in name order and this
+one sorts last, which tests/localcloud/test_compat_timing.py checks.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from tests.localcloud import delays
+from tests.localcloud.compat import Patch
+
+_STAMP = "_protea_settles_at"
+
+
+def _hold(cls: type, attr: str, transient: str, settled: str) -> None:
+    """Make `cls.attr` read `transient` while the object's settle time is ahead and its own value is
+    `settled`. Wraps a property another patch put there (its getter decides the settled value)."""
+    current = cls.__dict__.get(attr)
+    if isinstance(current, property):
+        getter: Callable[[Any], Any] = current.fget  # type: ignore[assignment]
+        setter: Callable[[Any, Any], None] = current.fset  # type: ignore[assignment]
+    else:
+        slot = f"_protea_{attr}"
+
+        def getter(self: Any) -> Any:
+            return self.__dict__.get(slot)
+
+        def setter(self: Any, value: Any) -> None:
+            self.__dict__[slot] = value
+
+    def get(self: Any) -> Any:
+        value = getter(self)
+        if value == settled and time.monotonic() < self.__dict__.get(_STAMP, 0.0):
+            return transient
+        return value
+
+    setattr(cls, attr, property(get, setter))
+
+
+def _stamp(obj: Any, seconds: float) -> None:
+    obj.__dict__[_STAMP] = time.monotonic() + seconds
+
+
+def _stamp_new(cls: type, seconds: Callable[[Any], float]) -> None:
+    original = cls.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        _stamp(self, seconds(self))
+
+    cls.__init__ = __init__  # type: ignore[method-assign]
+
+
+def _apply_rds_creating() -> None:
+    if not delays.on():
+        return
+    from moto.rds.models import DBInstance
+
+    _hold(DBInstance, "status", "creating", "available")
+    _stamp_new(DBInstance, lambda db: delays.seconds(
+        "rds_create_multi_az" if getattr(db, "multi_az", False) else "rds_create_single_az"))
+
+
+def _apply_image_pending() -> None:
+    if not delays.on():
+        return
+    from moto.ec2.models.amis import Ami, AmiBackend
+
+    _hold(Ami, "state", "pending", "available")
+    original = AmiBackend.create_image
+
+    # Only images made by CreateImage: the seeded distribution images are there from the start.
+    def create_image(self: Any, *args: Any, **kwargs: Any) -> Any:
+        ami = original(self, *args, **kwargs)
+        _stamp(ami, delays.seconds("create_image"))
+        return ami
+
+    AmiBackend.create_image = create_image  # type: ignore[method-assign]
+
+
+def _apply_load_balancer_provisioning() -> None:
+    if not delays.on():
+        return
+    from moto.elbv2.models import FakeLoadBalancer
+
+    _hold(FakeLoadBalancer, "state", "provisioning", "active")
+    _stamp_new(FakeLoadBalancer, lambda _lb: delays.seconds("load_balancer"))
+
+
+def _apply_mount_target_creating() -> None:
+    if not delays.on():
+        return
+    from moto.efs.models import MountTarget
+
+    # moto describes a mount target from its __dict__ (info_json), so the state is put right there.
+    _stamp_new(MountTarget, lambda _mt: delays.seconds("efs_mount_targets"))
+    original = MountTarget.info_json
+
+    def info_json(self: Any) -> dict[str, Any]:
+        info = original(self)
+        if info.get("LifeCycleState") == "available" and time.monotonic() < self.__dict__.get(_STAMP, 0.0):
+            info["LifeCycleState"] = "creating"
+        return info
+
+    MountTarget.info_json = info_json  # type: ignore[method-assign]
+
+
+_SCALE = "Only with PROTEA_DELAY_SCALE (seconds per AWS minute); off by default."
+
+PATCHES = [
+    Patch(
+        name="timing-rds-creating",
+        api="rds:CreateDBInstance, rds:DescribeDBInstances",
+        moto_does="Reports a new DB instance `available` at once.",
+        aws_does="Reports it `creating` (then `backing-up`) for about 10 min single-AZ, 15 min Multi-AZ, then "
+        f"`available`. {_SCALE}",
+        doc="Amazon RDS User Guide, Viewing Amazon RDS DB instance status: "
+        "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/accessing-monitoring.html",
+        apply=_apply_rds_creating,
+    ),
+    Patch(
+        name="timing-image-pending",
+        api="ec2:CreateImage, ec2:DescribeImages",
+        moto_does="Reports a new image `available` at once.",
+        aws_does=f"Reports it `pending` while the snapshots are taken (minutes), then `available`. {_SCALE}",
+        doc="Amazon EC2 API Reference, Image (State: pending | available | ...): "
+        "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Image.html",
+        apply=_apply_image_pending,
+    ),
+    Patch(
+        name="timing-load-balancer-provisioning",
+        api="elasticloadbalancing:CreateLoadBalancer, DescribeLoadBalancers",
+        moto_does="Reports a new load balancer `active` once it is described.",
+        aws_does=f"Reports it `provisioning` for a few minutes, then `active`. {_SCALE}",
+        doc="Elastic Load Balancing API Reference, LoadBalancerState (Code: active | provisioning | ...): "
+        "https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_LoadBalancerState.html",
+        apply=_apply_load_balancer_provisioning,
+    ),
+    Patch(
+        name="timing-efs-mount-target-creating",
+        api="elasticfilesystem:CreateMountTarget, DescribeMountTargets",
+        moto_does="Reports a new mount target `available` at once.",
+        aws_does=f"Reports it `creating` for about a minute or two, then `available`. {_SCALE}",
+        doc="Amazon EFS API Reference, MountTargetDescription (LifeCycleState): "
+        "https://docs.aws.amazon.com/efs/latest/ug/API_MountTargetDescription.html",
+        apply=_apply_mount_target_creating,
+    ),
+]

@@ -133,7 +133,7 @@ def starts(emu: Emulator) -> dict[str, float]:
 
 # The roles' poll delays (seconds between two looks), scaled like the operations they wait for.
 POLL_DELAYS = {"vpc_nat_wait_delay": 10, "bastion_wait_delay": 5, "rds_wait_delay": 30, "acm_wait_delay": 15,
-               "asg_refresh_delay": 30, "asg_healthy_delay": 10}
+               "asg_refresh_delay": 30, "asg_healthy_delay": 10, "bake_image_wait_delay": 15}
 
 
 def scaled_polls(scale: float) -> dict[str, int]:

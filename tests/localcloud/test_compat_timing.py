@@ -27,6 +27,13 @@ def _network(ec2, second_octet: int) -> tuple[str, list[str]]:
     return vpc, subnets
 
 
+def _wait_running(ec2, instance: str) -> None:
+    deadline = time.monotonic() + 10
+    while _state(ec2, instance) != "running":
+        assert time.monotonic() < deadline, f"{instance} still not running"
+        time.sleep(0.1)
+
+
 def _start_everything(emu) -> dict:
     """One of each delayed operation, started at once; returns how to read each one's state."""
     ec2, rds, elb, efs = (emu.client(s) for s in ("ec2", "rds", "elbv2", "efs"))
@@ -35,6 +42,7 @@ def _start_everything(emu) -> dict:
                            AllocatedStorage=20, MasterUsername="u", MasterUserPassword="p" * 20)
     instance = ec2.run_instances(ImageId=debian_ami_id("af-south-1"), MinCount=1, MaxCount=1,
                                  InstanceType="t3.micro", SubnetId=subnets[0])["Instances"][0]["InstanceId"]
+    _wait_running(ec2, instance)  # AWS images only a booted instance
     image = ec2.create_image(InstanceId=instance, Name="baked")["ImageId"]
     lb = elb.create_load_balancer(Name="web", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
     fs = efs.create_file_system(CreationToken="fs")["FileSystemId"]
@@ -191,3 +199,39 @@ def test_an_image_of_a_stopped_instance_is_made_and_of_a_terminated_one_refused(
     ec2, instance = _instance(emulator_factory(disable=["ec2-create-image-instance-state"]))
     ec2.terminate_instances(InstanceIds=[instance])
     assert ec2.create_image(InstanceId=instance, Name="moto-takes-it")["ImageId"].startswith("ami-")
+
+
+def _launch(ec2) -> str:
+    return ec2.run_instances(ImageId=debian_ami_id("af-south-1"), MinCount=1, MaxCount=1,
+                             InstanceType="t3.micro")["Instances"][0]["InstanceId"]
+
+
+def _state(ec2, instance: str) -> str:
+    return ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]["State"]["Name"]
+
+
+SLOW_BOOT = {delays.SCALE_ENV: "4"}  # an instance pending for 4 s: room for the calls in between
+
+
+def test_an_elastic_ip_waits_for_a_booted_instance(emulator_factory):
+    ec2 = emulator_factory(env=SLOW_BOOT).client("ec2")
+    instance = _launch(ec2)
+    eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    assert _state(ec2, instance) == "pending"
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        ec2.associate_address(AllocationId=eip, InstanceId=instance)
+    assert refused.value.response["Error"]["Code"] == "IncorrectInstanceState"
+    assert f"The pending instance '{instance}'" in refused.value.response["Error"]["Message"]
+    _wait_running(ec2, instance)
+    ec2.associate_address(AllocationId=eip, InstanceId=instance)
+    assert ec2.describe_addresses(AllocationIds=[eip])["Addresses"][0]["InstanceId"] == instance
+
+
+def test_without_the_patches_moto_runs_at_once_and_associates_a_pending_instance(emulator_factory):
+    ec2 = emulator_factory(env=LAYER, disable=["timing-ec2-instance-pending"]).client("ec2")
+    assert _state(ec2, _launch(ec2)) == "running"
+    ec2 = emulator_factory(env=SLOW_BOOT, disable=["ec2-associate-address-instance-state"]).client("ec2")
+    instance = _launch(ec2)
+    assert _state(ec2, instance) == "pending"
+    eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    ec2.associate_address(AllocationId=eip, InstanceId=instance)

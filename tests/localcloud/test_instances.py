@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import botocore.exceptions
 import pytest
 
 from tests.localcloud.__main__ import ensure_ssh_key
@@ -120,14 +121,21 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
                                                    SecurityGroups=[c.sg["alb"]], Scheme="internet-facing")
         bastion = ec2.run_instances(ImageId=c.ami, MinCount=1, MaxCount=1, KeyName="admin", SubnetId=c.public,
                                     InstanceType="t3.micro", SecurityGroupIds=[c.sg["bastion"]])["Instances"][0]
-        eip = ec2.allocate_address(Domain="vpc")
-        ec2.associate_address(AllocationId=eip["AllocationId"], InstanceId=bastion["InstanceId"])
         host = ec2.run_instances(ImageId=c.ami, MinCount=1, MaxCount=1, KeyName="admin", SubnetId=c.private,
                                  SecurityGroupIds=[c.sg["web"]],
                                  UserData="#!/bin/sh\necho from-user-data >/root/user-data-ran\n")["Instances"][0]
         c.launch_states = (bastion["State"]["Name"], host["State"]["Name"])
         c.first_described = [c.instance(i["InstanceId"])["State"]["Name"] for i in (bastion, host)]
-        c.bastion, c.host = c.wait_running(bastion["InstanceId"], host["InstanceId"])
+        # An Elastic IP for the still pending bastion: AWS refuses it (ec2-associate-address-instance-state).
+        eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+        try:
+            ec2.associate_address(AllocationId=eip, InstanceId=bastion["InstanceId"])
+            c.early_association = "associated"
+        except botocore.exceptions.ClientError as refused:
+            c.early_association = refused.response["Error"]["Code"]
+        _, c.host = c.wait_running(bastion["InstanceId"], host["InstanceId"])
+        ec2.associate_address(AllocationId=eip, InstanceId=bastion["InstanceId"])
+        c.bastion = c.instance(bastion["InstanceId"])
         c.cfg = c.ssh_config(c.bastion["PublicIpAddress"])
         yield c
     finally:
@@ -145,6 +153,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
 def test_instances_become_containers_at_their_addresses(cloud: Cloud) -> None:
     assert cloud.launch_states == ("pending", "pending")
     assert cloud.first_described == ["pending", "pending"], "running only once sshd answers"
+    assert cloud.early_association == "IncorrectInstanceState", "an Elastic IP only once it runs"
     pub = cloud.bastion["PublicIpAddress"]
     assert ipaddress.ip_address(pub) in ipaddress.ip_network("127.100.0.0/16")
     for inst in (cloud.bastion, cloud.host):

@@ -311,6 +311,22 @@ def _apply_create_image_instance_state() -> None:
     AmiBackend.create_image = create_image  # type: ignore[method-assign]
 
 
+
+def _apply_associate_address_instance_state() -> None:
+    from moto.ec2.exceptions import EC2ClientError
+    from moto.ec2.models.elastic_ip_addresses import ElasticAddressBackend
+
+    original = ElasticAddressBackend.associate_address
+
+    def associate_address(self, instance=None, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if instance is not None and instance.state == "pending":
+            raise EC2ClientError("IncorrectInstanceState",
+                                 f"The pending instance '{instance.id}' is not in a valid state for this operation.")
+        return original(self, instance, *args, **kwargs)
+
+    ElasticAddressBackend.associate_address = associate_address  # type: ignore[method-assign]
+
+
 PATCHES = [
     Patch(
         name="ec2-nat-gateway-pending",
@@ -420,5 +436,15 @@ SEEDS = [
         doc="Amazon EC2 API Reference, CreateImage: "
         "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateImage.html",
         apply=_apply_create_image_instance_state,
+    ),
+    Patch(
+        name="ec2-associate-address-instance-state",
+        api="ec2:AssociateAddress",
+        moto_does="Associates an Elastic IP with an instance that is still `pending`.",
+        aws_does="Refuses a pending instance with IncorrectInstanceState (\"The pending instance ... is not in a "
+        "valid state for this operation\"); a playbook must wait until it runs.",
+        doc="Amazon EC2 API Reference, AssociateAddress, and Error codes (IncorrectInstanceState): "
+        "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html",
+        apply=_apply_associate_address_instance_state,
     ),
 ]

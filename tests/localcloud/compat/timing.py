@@ -1,8 +1,8 @@
 """Timing: long operations report AWS's in-between states for AWS's usual time, scaled (opt-in).
 
 With PROTEA_DELAY_SCALE set (seconds per AWS minute, tests/localcloud/delays.py), a new RDS
-instance is `creating`, a new image `pending`, a new load balancer `provisioning` and a new EFS
-mount target `creating` for AWS's usual duration of that operation times the scale; then they
+instance is `creating`, a new image `pending`, a new load balancer `provisioning`, a new EFS
+mount target `creating` and (outside instance mode) a new instance `pending` for AWS's usual duration of that operation times the scale; then they
 settle into the state moto gave them at once. Unset (the suite's default), these patches change
 nothing. (NAT gateways, CloudFront deployments, ACM validation and Auto Scaling instance refreshes
 have in-between states of their own in ec2.py, cloudfront.py, Emulator and autoscaling.py; the
@@ -116,6 +116,54 @@ def _apply_mount_target_creating() -> None:
     MountTarget.info_json = info_json  # type: ignore[method-assign]
 
 
+
+def _apply_ec2_instance_pending() -> None:
+    from tests.localcloud import instances
+
+    if not delays.on() or instances.RECONCILER is not None:
+        return  # instance mode: an instance is pending until its container answers ssh (instances.py)
+    from moto.ec2.models import instances as im
+
+    original_init = im.Instance.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self._state = im.InstanceState("pending", 0)
+        _stamp(self, delays.seconds("ec2_instance"))
+
+    def boot(instance: Any) -> Any:
+        state = instance._state  # pylint: disable=protected-access
+        if state.name == "pending" and time.monotonic() >= instance.__dict__.get(_STAMP, 0.0):
+            state.name, state.code = "running", 16
+        return instance
+
+    backend = im.InstanceBackend
+    get_instance, all_instances = backend.get_instance, backend.all_instances
+
+    def get_instance_booted(self: Any, instance_id: str) -> Any:
+        return boot(get_instance(self, instance_id))
+
+    def all_instances_booted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return [boot(i) for i in all_instances(self, *args, **kwargs)]
+
+    def booting(name: str) -> None:
+        original = getattr(backend, name)
+
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            for reservation in self.reservations.values():
+                for instance in reservation.instances:
+                    boot(instance)
+            return original(self, *args, **kwargs)
+
+        setattr(backend, name, wrapper)
+
+    im.Instance.__init__ = __init__  # type: ignore[method-assign]
+    backend.get_instance = get_instance_booted  # type: ignore[method-assign]
+    backend.all_instances = all_instances_booted  # type: ignore[method-assign]
+    for name in ("describe_instances", "get_reservations_by_instance_ids", "describe_instance_status"):
+        booting(name)
+
+
 _SCALE = "Only with PROTEA_DELAY_SCALE (seconds per AWS minute); off by default."
 
 PATCHES = [
@@ -155,5 +203,16 @@ PATCHES = [
         doc="Amazon EFS API Reference, MountTargetDescription (LifeCycleState): "
         "https://docs.aws.amazon.com/efs/latest/ug/API_MountTargetDescription.html",
         apply=_apply_mount_target_creating,
+    ),
+    Patch(
+        name="timing-ec2-instance-pending",
+        api="ec2:RunInstances, ec2:DescribeInstances",
+        moto_does="Reports a new instance `running` at once (outside instance mode).",
+        aws_does="Reports it `pending` while it boots (about a minute), then `running`; meanwhile AWS refuses "
+        f"what needs a booted instance (an Elastic IP, an image). {_SCALE} Not in instance mode, where an "
+        "instance is `pending` until its container answers ssh.",
+        doc="Amazon EC2 User Guide, Instance state changes (pending, running): "
+        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-lifecycle.html",
+        apply=_apply_ec2_instance_pending,
     ),
 ]

@@ -53,8 +53,8 @@ def asg_refresh_plan(group, template_version, refreshes):
     {"wait_for": id} when a refresh has not ended (one a stopped run started: wait for it, never start
     a second; AWS refuses one anyway); else {"start": True} when the group existed and either moved to
     another template version or still runs an instance of another version (a run stopped between
-    updating the group and starting the refresh); else nothing to do. A new group launches from the
-    template itself. "reason" says which."""
+    updating the group and starting the refresh); else nothing to do. A new group, or one without
+    instances, launches from the template itself. "reason" says which."""
     group = group or {}
     version = str(template_version)
     unfinished = [r for r in refreshes or [] if r.get("status") in UNFINISHED_REFRESH]
@@ -64,6 +64,9 @@ def asg_refresh_plan(group, template_version, refreshes):
                 "reason": f"refresh {newest['instance_refresh_id']} is {newest.get('status')}"}
     if not group:
         return {"start": False, "wait_for": None, "reason": "new group"}
+    if not group.get("instances"):
+        # A group waiting for its first web server image (or scaled to nothing) has nothing to replace.
+        return {"start": False, "wait_for": None, "reason": "no instances to replace"}
     named = str((group.get("launch_template") or {}).get("version", ""))
     if named != version:
         return {"start": True, "wait_for": None, "reason": f"template version {named} -> {version}"}

@@ -212,6 +212,15 @@ def test_site_built_the_platform(stack: Stack) -> None:
         LaunchTemplateId=lt["LaunchTemplateId"], Versions=[str(lt["Version"])])["LaunchTemplateVersions"][0]
     assert version["LaunchTemplateData"]["ImageId"] in baked, "the group does not run a baked image"
     assert not stack.instances("builder"), "a builder instance was left behind"
+    # No churn: the group waited without instances until the first baked image, so every instance it
+    # ever launched (terminated ones included) ran a baked image, none the distribution's.
+    launched = stack.emu.client("ec2").describe_instances(Filters=[
+        {"Name": "tag:aws:autoscaling:groupName", "Values": [group["AutoScalingGroupName"]]}])["Reservations"]
+    assert {i["ImageId"] for r in launched for i in r["Instances"]} <= baked
+    # The bake ran while AWS created the database: before the wait for it, which precedes the rollout.
+    assert out.index("TASK [protea.platform.bake : Find the base image]") \
+        < out.index("TASK [protea.platform.rds : Wait until the instance is available]") \
+        < out.index("TASK [Launch template version and rolling instance refresh]")
 
 
 def test_the_report_at_the_end_of_site_says_what_was_built(stack: Stack) -> None:

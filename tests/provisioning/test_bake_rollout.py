@@ -3,8 +3,9 @@
 Setup converges the network tier (vpc, security_groups) and the web tier's ALB and group
 (edge.yml --tags alb,asg, with a self-signed certificate imported as test glue), then
 registers "baked" images through the EC2 API with the tags playbooks/bake_image.yml puts on
-them. Asserted through boto3: the group starts on the distribution image; rollout.yml moves
-it to the newest baked image with a launch-before-terminate refresh; a later provision run
+them. Asserted through boto3: the group waits without instances on the distribution image;
+rollout.yml gives it the newest baked image and its size (no refresh: nothing to replace), a later
+bake with a launch-before-terminate refresh; a later provision run
 keeps the baked image (changed=0); a named version rolls back; an unknown version fails.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 from tests.crash import duplicates
 from tests.helpers import run_playbook
 from tests.localcloud.compat.ec2 import debian_ami_id
-from tests.provisioning.test_edge_alb_asg import self_signed_cert
+from tests.provisioning.test_edge_alb_asg import bake, self_signed_cert
 
 pytestmark = pytest.mark.emulator
 
@@ -25,7 +26,6 @@ NETWORK = "playbooks/network.yml"
 ROLLOUT = "playbooks/rollout.yml"
 WEB = "shopper-local-web"
 FAST = {"asg_refresh_delay": 1, "asg_healthy_delay": 1, "asg_instance_warmup": 0}
-BAKED = {"Project": "shopper", "Environment": "local", "ManagedBy": "protea", "Component": "web-image"}
 
 
 def lt_image(emu) -> tuple[str, str]:
@@ -35,18 +35,6 @@ def lt_image(emu) -> tuple[str, str]:
     data = emu.client("ec2").describe_launch_template_versions(
         LaunchTemplateName=WEB, Versions=[version])["LaunchTemplateVersions"][0]["LaunchTemplateData"]
     return data["ImageId"], version
-
-
-def bake(emu, version: str, **tags: str) -> str:
-    """An image as bake_image.yml leaves it: from a builder instance, named and tagged by version."""
-    ec2 = emu.client("ec2")
-    iid = ec2.run_instances(ImageId=debian_ami_id("af-south-1"), MinCount=1, MaxCount=1,
-                            InstanceType="t3.micro")["Instances"][0]["InstanceId"]
-    all_tags = {**BAKED, **tags, "ImageVersion": version, "Name": f"shopper-{tags.get('Environment', 'local')}-web-{version}"}
-    ami = ec2.create_image(InstanceId=iid, Name=all_tags["Name"], TagSpecifications=[
-        {"ResourceType": "image", "Tags": [{"Key": k, "Value": v} for k, v in all_tags.items()]}])["ImageId"]
-    ec2.terminate_instances(InstanceIds=[iid])
-    return ami
 
 
 @pytest.fixture(scope="module")
@@ -70,12 +58,15 @@ def test_rollout_moves_to_newest_baked_image_and_provision_keeps_it(web):
     assert run.rc == 0, run.explain()
     image, version = lt_image(emu)
     assert image == v1 and version == "2"
-    refreshes = emu.client("autoscaling").describe_instance_refreshes(AutoScalingGroupName=WEB)["InstanceRefreshes"]
-    assert len(refreshes) == 1
-    assert refreshes[0]["Status"] == "Successful"
-    # Launch before terminate.
-    assert refreshes[0]["Preferences"]["MinHealthyPercentage"] == 100
-    assert refreshes[0]["Preferences"]["MaxHealthyPercentage"] == 200
+    # The group waited without instances for its first web server image: it launches from it, with
+    # no instance refresh (nothing to replace) and no instance ever from the distribution's image.
+    asg = emu.client("autoscaling")
+    assert asg.describe_instance_refreshes(AutoScalingGroupName=WEB)["InstanceRefreshes"] == []
+    group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[WEB])["AutoScalingGroups"][0]
+    assert (group["MinSize"], group["DesiredCapacity"]) == (2, 2)
+    launched = emu.client("ec2").describe_instances(Filters=[
+        {"Name": "tag:aws:autoscaling:groupName", "Values": [WEB]}])["Reservations"]
+    assert {i["ImageId"] for r in launched for i in r["Instances"]} == {v1}
 
     # The tier playbook (as site.yml runs it again) keeps the baked image: no change at all.
     again = run_playbook(EDGE, endpoint=emu.endpoint, extra_vars=extra, tags="alb,asg")
@@ -84,7 +75,7 @@ def test_rollout_moves_to_newest_baked_image_and_provision_keeps_it(web):
     # rollout.yml with nothing new: no version, no refresh.
     noop = run_playbook(ROLLOUT, endpoint=emu.endpoint, extra_vars=FAST)
     assert noop.rc == 0 and noop.changed == 0, noop.explain()
-    assert len(emu.client("autoscaling").describe_instance_refreshes(AutoScalingGroupName=WEB)["InstanceRefreshes"]) == 1
+    assert emu.client("autoscaling").describe_instance_refreshes(AutoScalingGroupName=WEB)["InstanceRefreshes"] == []
 
 
 def test_named_version_rolls_back_and_unknown_version_fails(web):
@@ -111,6 +102,9 @@ def test_named_version_rolls_back_and_unknown_version_fails(web):
     assert lt_image(emu)[0] == v2
     refreshes = emu.client("autoscaling").describe_instance_refreshes(AutoScalingGroupName=WEB)["InstanceRefreshes"]
     assert len(refreshes) == refreshes_before + 1 and refreshes[0]["Status"] == "Successful", refreshes
+    # Launch before terminate.
+    assert (refreshes[0]["Preferences"]["MinHealthyPercentage"], refreshes[0]["Preferences"]["MaxHealthyPercentage"]) \
+        == (100, 200)
     assert duplicates(emu.endpoint, ["af-south-1"]) == []
 
     back = run_playbook(ROLLOUT, endpoint=emu.endpoint, extra_vars={**FAST, "rollout_image_version": "v1"})

@@ -1,7 +1,8 @@
 """Web and edge tier, compute side (roles/alb, roles/asg via playbooks/edge.yml --tags alb,asg)
-against the emulator: converge, converge again (no change), --check (no change), then a
-launch template change (one new version, one rolling instance refresh), and every promised
-property read back through boto3. Bad capacity/health-check inputs stop the run in preflight
+against the emulator: converge, converge again (no change), --check (no change) before any image
+is baked (the group waits with no instances), converge after a bake (the group launches its first
+instances from the baked image, no refresh), then a launch template change (one new version, one
+rolling instance refresh), and every promised property read back through boto3. Bad capacity/health-check inputs stop the run in preflight
 before any AWS call.
 
 Setup converges the real network tier (vpc, security_groups) and imports a self-signed
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.helpers import PlaybookRun, run_playbook
+from tests.localcloud.compat.ec2 import debian_ami_id
 from tests.sweep import assert_a_tier_is_destroyed
 
 pytestmark = pytest.mark.emulator
@@ -27,6 +29,7 @@ pytestmark = pytest.mark.emulator
 EDGE = "playbooks/edge.yml"
 NETWORK = "playbooks/network.yml"
 TAGS = "alb,asg"
+BAKED = {"Project": "shopper", "Environment": "local", "ManagedBy": "protea", "Component": "web-image"}
 NAME = "shopper-local"
 ALB = f"{NAME}-alb"
 WEB = f"{NAME}-web"
@@ -50,6 +53,18 @@ def self_signed_cert(emu) -> str:
                                      serialization.NoEncryption()))["CertificateArn"]
 
 
+def bake(emu, version: str, **tags: str) -> str:
+    """An image as bake_image.yml leaves it: from a builder instance, named and tagged by version."""
+    ec2 = emu.client("ec2")
+    iid = ec2.run_instances(ImageId=debian_ami_id("af-south-1"), MinCount=1, MaxCount=1,
+                            InstanceType="t3.micro")["Instances"][0]["InstanceId"]
+    all_tags = {**BAKED, **tags, "ImageVersion": version, "Name": f"shopper-{tags.get('Environment', 'local')}-web-{version}"}
+    ami = ec2.create_image(InstanceId=iid, Name=all_tags["Name"], TagSpecifications=[
+        {"ResourceType": "image", "Tags": [{"Key": k, "Value": v} for k, v in all_tags.items()]}])["ImageId"]
+    ec2.terminate_instances(InstanceIds=[iid])
+    return ami
+
+
 @dataclass
 class Stack:
     emu: object
@@ -57,6 +72,9 @@ class Stack:
     first: PlaybookRun
     second: PlaybookRun
     check: PlaybookRun
+    waiting: dict
+    image: str
+    baked: PlaybookRun
     versions_before_change: list
     refreshes_before_change: list
     changed_lt: PlaybookRun
@@ -77,13 +95,17 @@ def stack(emulator) -> Stack:
     second = run_playbook(EDGE, endpoint=emulator.endpoint, extra_vars=extra, tags=TAGS)
     check = run_playbook(EDGE, endpoint=emulator.endpoint, extra_vars=extra, tags=TAGS, check=True, diff=True)
     ec2, asg = emulator.client("ec2"), emulator.client("autoscaling")
+    waiting = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[WEB])["AutoScalingGroups"][0]
+    # The first bake (as bake_image.yml leaves the image), then the tier again, as site.yml's rollout.
+    image = bake(emulator, "v1")
+    baked = run_playbook(EDGE, endpoint=emulator.endpoint, extra_vars=extra, tags=TAGS)
     versions = ec2.describe_launch_template_versions(LaunchTemplateName=WEB)["LaunchTemplateVersions"]
     refreshes = asg.describe_instance_refreshes(AutoScalingGroupName=WEB)["InstanceRefreshes"]
     # A changed launch template (instance type), as after a new image.
     changed_lt = run_playbook(EDGE, endpoint=emulator.endpoint, tags=TAGS,
                               extra_vars={**extra, "asg_instance_type": "t3.medium",
                                           "asg_refresh_min_healthy_percentage": 50, "asg_refresh_delay": 1})
-    return Stack(emulator, cert, first, second, check, versions, refreshes, changed_lt)
+    return Stack(emulator, cert, first, second, check, waiting, image, baked, versions, refreshes, changed_lt)
 
 
 def test_converge_then_rerun_and_check_change_nothing(stack):
@@ -94,9 +116,27 @@ def test_converge_then_rerun_and_check_change_nothing(stack):
     assert stack.check.rc == 0 and stack.check.changed == 0, stack.check.explain()
 
 
-def test_reruns_add_no_launch_template_version_and_no_refresh(stack):
-    assert [v["VersionNumber"] for v in stack.versions_before_change] == [1]
+def test_before_the_first_bake_the_group_waits_without_instances(stack):
+    """Only the distribution's image exists: its instances would serve nothing and fail the ELB
+    health checks, so the group is made with size 0 (its maximum kept) and launches nothing."""
+    group = stack.waiting
+    assert (group["MinSize"], group["DesiredCapacity"], group["MaxSize"]) == (0, 0, 6)
+    assert group["Instances"] == []
+    version = stack.client("ec2").describe_launch_template_versions(
+        LaunchTemplateName=WEB, Versions=["1"])["LaunchTemplateVersions"][0]
+    assert version["LaunchTemplateData"]["ImageId"] == debian_ami_id("af-south-1")
+
+
+def test_the_first_instances_come_from_the_first_baked_image_without_a_refresh(stack):
+    assert stack.baked.rc == 0 and stack.baked.changed > 0, stack.baked.explain()
+    # One new template version (the baked image), and reruns before it added none.
+    assert [v["VersionNumber"] for v in stack.versions_before_change] == [1, 2]
     assert stack.refreshes_before_change == []
+    # Every instance the group ever launched (terminated ones included) runs the baked image.
+    launched = stack.client("ec2").describe_instances(Filters=[
+        {"Name": "tag:aws:autoscaling:groupName", "Values": [WEB]}])["Reservations"]
+    images = [i["ImageId"] for r in launched for i in r["Instances"]]
+    assert len(images) >= 2 and set(images) == {stack.image}
 
 
 def _alb(stack):
@@ -294,8 +334,8 @@ def test_changed_launch_template_starts_one_rolling_refresh(stack):
     assert run.rc == 0, run.explain()
     ec2 = stack.client("ec2")
     versions = ec2.describe_launch_template_versions(LaunchTemplateName=WEB)["LaunchTemplateVersions"]
-    assert sorted(v["VersionNumber"] for v in versions) == [1, 2]
-    assert _group(stack)["LaunchTemplate"]["Version"] == "2"
+    assert sorted(v["VersionNumber"] for v in versions) == [1, 2, 3]
+    assert _group(stack)["LaunchTemplate"]["Version"] == "3"
     (refresh,) = stack.client("autoscaling").describe_instance_refreshes(AutoScalingGroupName=WEB)["InstanceRefreshes"]
     assert refresh["Status"] == "Successful"
     assert refresh["Preferences"]["MinHealthyPercentage"] == 50

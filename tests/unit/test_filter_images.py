@@ -59,6 +59,8 @@ def group(named: str, *instance_versions: str) -> dict:
 @pytest.mark.parametrize("before, version, refreshes, start, wait_for", [
     ({}, "1", [], False, None),  # a new group launches from the template
     (group("1", "1", "1"), "2", [], True, None),  # this run moved the template
+    # A group that waited without instances for its first baked image: it launches from the template.
+    (group("1"), "2", [], False, None),
     (group("2", "2", "2"), "2", [{"instance_refresh_id": "r1", "status": "Successful"}], False, None),
     # A run stopped after updating the group, before starting the refresh: old instances remain.
     (group("2", "1", "2"), "2", [{"instance_refresh_id": "r1", "status": "Successful"}], True, None),

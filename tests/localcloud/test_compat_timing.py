@@ -235,3 +235,26 @@ def test_without_the_patches_moto_runs_at_once_and_associates_a_pending_instance
     assert _state(ec2, instance) == "pending"
     eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
     ec2.associate_address(AllocationId=eip, InstanceId=instance)
+
+
+def _endpoint_while_creating(emu) -> tuple[str, object, object]:
+    """(status, endpoint) as described right after the create, and the create's own endpoint."""
+    rds = emu.client("rds")
+    created = rds.create_db_instance(DBInstanceIdentifier="ep", Engine="postgres", DBInstanceClass="db.t3.medium",
+                                     AllocatedStorage=20, MasterUsername="u", MasterUserPassword="p" * 20)["DBInstance"]
+    described = rds.describe_db_instances(DBInstanceIdentifier="ep")["DBInstances"][0]
+    return described["DBInstanceStatus"], described.get("Endpoint"), created.get("Endpoint")
+
+
+def test_a_database_has_no_endpoint_until_it_is_created(emulator_factory):
+    emu = emulator_factory(env=LAYER)
+    assert _endpoint_while_creating(emu) == ("creating", None, None)
+    time.sleep(10 * SCALE + 0.5)
+    ready = emu.client("rds").describe_db_instances(DBInstanceIdentifier="ep")["DBInstances"][0]
+    assert ready["DBInstanceStatus"] == "available" and ready["Endpoint"]["Port"] == 5432
+
+
+def test_without_the_endpoint_patch_moto_gives_a_creating_database_an_endpoint(emulator_factory):
+    status, endpoint, created = _endpoint_while_creating(
+        emulator_factory(env=LAYER, disable=["rds-no-endpoint-while-creating"]))
+    assert status == "creating" and endpoint["Port"] == created["Port"] == 5432

@@ -346,6 +346,19 @@ def _apply_restore_false_flags() -> None:
     RDSBackend.restore_db_instance_from_db_snapshot = restore_db_instance_from_db_snapshot  # type: ignore[method-assign]
 
 
+
+def _apply_no_endpoint_while_creating() -> None:
+    from moto.rds.models import DBInstance
+
+    original = DBInstance.endpoint
+
+    def endpoint(self):  # type: ignore[no-untyped-def]
+        # The status as every other patch reports it (instance mode, the delay layer).
+        return None if self.status == "creating" else original.fget(self)
+
+    DBInstance.endpoint = property(endpoint)  # type: ignore[assignment,method-assign]
+
+
 PATCHES = [
     Patch(
         name="rds-parameter-group-not-found",
@@ -442,5 +455,15 @@ PATCHES = [
         "secondary Availability Zone for a DB instance with multi-AZ support\"): "
         "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBInstance.html",
         apply=_apply_secondary_availability_zone,
+    ),
+    Patch(
+        name="rds-no-endpoint-while-creating",
+        api="rds:DescribeDBInstances, CreateDBInstance",
+        moto_does="Reports an Endpoint (address and port) for a DB instance from the moment it is created.",
+        aws_does="Has no Endpoint while the instance is `creating`: the address exists once it is ready, so a "
+        "playbook that reads it must wait for the instance first.",
+        doc="Amazon RDS API Reference, DBInstance (Endpoint: the connection endpoint; absent while creating): "
+        "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBInstance.html",
+        apply=_apply_no_endpoint_while_creating,
     ),
 ]

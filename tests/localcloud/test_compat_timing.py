@@ -13,7 +13,7 @@ from tests.localcloud.compat.ec2 import debian_ami_id
 
 pytestmark = pytest.mark.emulator
 
-SCALE = 0.3  # seconds per AWS minute: RDS single-AZ 3 s, image 3 s, load balancer 0.9 s, NAT 0.45 s
+SCALE = 1.0  # seconds per AWS minute: RDS single-AZ 10 s, image 10 s, load balancer 3 s, NAT 1.5 s, EFS 1.5 s
 LAYER = {delays.SCALE_ENV: str(SCALE)}
 TIMING = ["timing-rds-creating", "timing-image-pending", "timing-load-balancer-provisioning",
           "timing-efs-mount-target-creating"]
@@ -34,25 +34,30 @@ def _wait_running(ec2, instance: str) -> None:
         time.sleep(0.1)
 
 
-def _start_everything(emu) -> dict:
-    """One of each delayed operation, started at once; returns how to read each one's state."""
+def _start_everything(emu) -> tuple[dict, dict]:
+    """One of each delayed operation; returns how to read each one's state, and each state as read
+    right after its own create call (a busy machine must not let one settle before it is looked at)."""
     ec2, rds, elb, efs = (emu.client(s) for s in ("ec2", "rds", "elbv2", "efs"))
     vpc, subnets = _network(ec2, 61)
-    rds.create_db_instance(DBInstanceIdentifier="db", Engine="postgres", DBInstanceClass="db.t3.medium",
-                           AllocatedStorage=20, MasterUsername="u", MasterUserPassword="p" * 20)
     instance = ec2.run_instances(ImageId=debian_ami_id("af-south-1"), MinCount=1, MaxCount=1,
                                  InstanceType="t3.micro", SubnetId=subnets[0])["Instances"][0]["InstanceId"]
     _wait_running(ec2, instance)  # AWS images only a booted instance
+    first = {}
+    rds.create_db_instance(DBInstanceIdentifier="db", Engine="postgres", DBInstanceClass="db.t3.medium",
+                           AllocatedStorage=20, MasterUsername="u", MasterUserPassword="p" * 20)
+    readers = {"rds": lambda: rds.describe_db_instances(DBInstanceIdentifier="db")["DBInstances"][0]["DBInstanceStatus"]}
+    first["rds"] = readers["rds"]()
     image = ec2.create_image(InstanceId=instance, Name="baked")["ImageId"]
+    readers["image"] = lambda: ec2.describe_images(ImageIds=[image])["Images"][0]["State"]
+    first["image"] = readers["image"]()
     lb = elb.create_load_balancer(Name="web", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+    readers["load balancer"] = lambda: elb.describe_load_balancers(LoadBalancerArns=[lb])["LoadBalancers"][0]["State"]["Code"]
+    first["load balancer"] = readers["load balancer"]()
     fs = efs.create_file_system(CreationToken="fs")["FileSystemId"]
     mount = efs.create_mount_target(FileSystemId=fs, SubnetId=subnets[0])["MountTargetId"]
-    return {
-        "rds": lambda: rds.describe_db_instances(DBInstanceIdentifier="db")["DBInstances"][0]["DBInstanceStatus"],
-        "image": lambda: ec2.describe_images(ImageIds=[image])["Images"][0]["State"],
-        "load balancer": lambda: elb.describe_load_balancers(LoadBalancerArns=[lb])["LoadBalancers"][0]["State"]["Code"],
-        "mount target": lambda: efs.describe_mount_targets(MountTargetId=mount)["MountTargets"][0]["LifeCycleState"],
-    }
+    readers["mount target"] = lambda: efs.describe_mount_targets(MountTargetId=mount)["MountTargets"][0]["LifeCycleState"]
+    first["mount target"] = readers["mount target"]()
+    return readers, first
 
 
 def _states(readers: dict) -> dict:
@@ -63,18 +68,16 @@ SETTLED = {"rds": "available", "image": "available", "load balancer": "active", 
 
 
 def test_with_the_layer_each_long_operation_reports_its_in_between_state_for_the_scaled_time(emulator_factory):
-    readers = _start_everything(emulator_factory(env=LAYER))
-    started = time.monotonic()
-    assert _states(readers) == {"rds": "creating", "image": "pending", "load balancer": "provisioning",
-                                "mount target": "creating"}
-    # The slowest of them (RDS single-AZ, the image: 10 AWS minutes) settles after 10 * SCALE seconds.
-    time.sleep(max(0.0, 10 * SCALE + 0.5 - (time.monotonic() - started)))
+    readers, first = _start_everything(emulator_factory(env=LAYER))
+    assert first == {"rds": "creating", "image": "pending", "load balancer": "provisioning", "mount target": "creating"}
+    # The slowest of them (RDS single-AZ, the image: 10 AWS minutes) settles 10 * SCALE seconds after its create.
+    time.sleep(10 * SCALE + 0.5)
     assert _states(readers) == SETTLED
 
 
 def test_without_the_layer_or_with_its_patches_disabled_everything_is_there_at_once(clean_emulator, emulator_factory):
-    assert _states(_start_everything(clean_emulator)) == SETTLED
-    assert _states(_start_everything(emulator_factory(env=LAYER, disable=TIMING))) == SETTLED
+    assert _start_everything(clean_emulator)[1] == SETTLED
+    assert _start_everything(emulator_factory(env=LAYER, disable=TIMING))[1] == SETTLED
 
 
 def test_the_layer_scales_the_states_the_local_cloud_always_has(emulator_factory):
@@ -82,19 +85,23 @@ def test_the_layer_scales_the_states_the_local_cloud_always_has(emulator_factory
     ec2, acm = emu.client("ec2"), emu.client("acm", "us-east-1")
     _, subnets = _network(ec2, 62)
     eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    started = time.monotonic()
     nat = ec2.create_nat_gateway(SubnetId=subnets[0], AllocationId=eip)["NatGateway"]["NatGatewayId"]
-    cert = acm.request_certificate(DomainName="shop.example.com", ValidationMethod="DNS")["CertificateArn"]
 
     def nat_state() -> str:
         return ec2.describe_nat_gateways(NatGatewayIds=[nat])["NatGateways"][0]["State"]
 
+    assert nat_state() == "pending"
+    cert = acm.request_certificate(DomainName="shop.example.com", ValidationMethod="DNS")["CertificateArn"]
+
     def cert_state() -> str:
         return acm.describe_certificate(CertificateArn=cert)["Certificate"]["Status"]
 
-    assert (nat_state(), cert_state()) == ("pending", "PENDING_VALIDATION")
-    time.sleep(USUAL_MINUTES["nat_gateway"] * SCALE + 0.3)
+    assert cert_state() == "PENDING_VALIDATION"
+    time.sleep(max(0.0, USUAL_MINUTES["nat_gateway"] * SCALE + 0.3 - (time.monotonic() - started)))
     assert nat_state() == "available"
-    time.sleep(2.2)  # ACM: 3 min * 0.3 = 0.9 s, in moto's whole seconds: 1 s, counted strictly after it
+    # ACM: 3 min * SCALE, in moto's whole seconds, counted strictly after it.
+    time.sleep(max(0.0, USUAL_MINUTES["acm_dns_validation"] * SCALE + 1.2 - (time.monotonic() - started)))
     assert cert_state() == "ISSUED"
 
 

@@ -136,6 +136,9 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
         _, c.host = c.wait_running(bastion["InstanceId"], host["InstanceId"])
         ec2.associate_address(AllocationId=eip, InstanceId=bastion["InstanceId"])
         c.bastion = c.instance(bastion["InstanceId"])
+        # The address carries traffic a moment later (the reconciler follows the association).
+        wait_for("the Elastic IP forwarded to the bastion", lambda: c.emu.instances_state()["instances"][
+            bastion["InstanceId"]]["public_ip"] == c.bastion["PublicIpAddress"])
         c.cfg = c.ssh_config(c.bastion["PublicIpAddress"])
         yield c
     finally:
@@ -359,15 +362,17 @@ def test_services_resolve_inside_instances(cloud: Cloud) -> None:
     ec2, rds, efs, iam = cloud.ec2, cloud.emu.client("rds"), cloud.emu.client("efs"), cloud.emu.client("iam")
     rds.create_db_subnet_group(DBSubnetGroupName="protea-db", DBSubnetGroupDescription="db",
                                SubnetIds=[cloud.private])
-    db = rds.create_db_instance(DBInstanceIdentifier="protea-test-db", Engine="postgres", DBInstanceClass="db.t3.micro",
-                                AllocatedStorage=20, MasterUsername="protea", MasterUserPassword="s3cret-Pass",
-                                DBName="shop", DBSubnetGroupName="protea-db",
-                                VpcSecurityGroupIds=[cloud.sg["db"]])["DBInstance"]
-    address = db["Endpoint"]["Address"]
+    rds.create_db_instance(DBInstanceIdentifier="protea-test-db", Engine="postgres", DBInstanceClass="db.t3.micro",
+                           AllocatedStorage=20, MasterUsername="protea", MasterUserPassword="s3cret-Pass",
+                           DBName="shop", DBSubnetGroupName="protea-db", VpcSecurityGroupIds=[cloud.sg["db"]])
     fs = efs.create_file_system(CreationToken="protea-test-fs")["FileSystemId"]
     mt = efs.create_mount_target(FileSystemId=fs, SubnetId=cloud.private)
     wait_for("database container", lambda: cloud.emu.instances_state().get("databases", {}).get(
         "protea-test-db", {}).get("phase") == "ready", timeout=600)
+    # The endpoint exists once the instance is available (none while creating, as on AWS).
+    db = wait_for("database available", lambda: (d := rds.describe_db_instances(
+        DBInstanceIdentifier="protea-test-db")["DBInstances"][0])["DBInstanceStatus"] == "available" and d, timeout=600)
+    address = db["Endpoint"]["Address"]
     ids = [i["InstanceId"] for i in ec2.run_instances(ImageId=cloud.ami, MinCount=2, MaxCount=2, KeyName="admin",
                                                       SubnetId=cloud.private,
                                                       SecurityGroupIds=[cloud.sg["web"]])["Instances"]]
@@ -425,20 +430,23 @@ def _db(cloud: Cloud, ident: str, engine: str, version: str, family: str, param:
     rds.create_db_parameter_group(DBParameterGroupName=ident, DBParameterGroupFamily=family, Description="tls")
     rds.modify_db_parameter_group(DBParameterGroupName=ident, Parameters=[
         {"ParameterName": param, "ParameterValue": "1", "ApplyMethod": "immediate"}])
-    db = rds.create_db_instance(DBInstanceIdentifier=ident, Engine=engine, EngineVersion=version,
-                                DBInstanceClass="db.t3.micro", AllocatedStorage=20, MasterUsername="protea",
-                                MasterUserPassword="s3cret-Pass", DBName="shop", DBSubnetGroupName="protea-db-tls",
-                                DBParameterGroupName=ident, VpcSecurityGroupIds=[cloud.sg["db"]])["DBInstance"]
+    created = rds.create_db_instance(DBInstanceIdentifier=ident, Engine=engine, EngineVersion=version,
+                                     DBInstanceClass="db.t3.micro", AllocatedStorage=20, MasterUsername="protea",
+                                     MasterUserPassword="s3cret-Pass", DBName="shop", DBSubnetGroupName="protea-db-tls",
+                                     DBParameterGroupName=ident, VpcSecurityGroupIds=[cloud.sg["db"]])["DBInstance"]
     # Patch instances-rds-creating-until-reachable: `available` only once the VPC's instances reach it.
     wait_for(f"{ident} available", lambda: rds.describe_db_instances(DBInstanceIdentifier=ident)[
         "DBInstances"][0]["DBInstanceStatus"] == "available", timeout=900)
+    # AWS gives the instance its endpoint once it is created, not in CreateDBInstance's answer.
+    db = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
     phase = cloud.emu.instances_state().get("databases", {}).get(ident, {}).get("phase")
     resolved = cloud.ssh(cloud.cfg, cloud.host["PrivateIpAddress"], f"getent hosts {db['Endpoint']['Address']}")
     state = wait_for(f"{ident} container", lambda: (d := cloud.emu.instances_state().get("databases", {}).get(
         ident, {})).get("phase") == "ready" and d, timeout=900)
     ip = next(i for i in state["ips"] if ipaddress.ip_address(i) in ipaddress.ip_network("10.231.128.0/24"))
     return {"id": ident, "address": db["Endpoint"]["Address"], "port": db["Endpoint"]["Port"], "ip": ip,
-            "container": state["container"], "status_at_create": db["DBInstanceStatus"],
+            "container": state["container"], "status_at_create": created["DBInstanceStatus"],
+            "endpoint_at_create": created.get("Endpoint"),
             "phase_when_available": phase, "resolved_when_available": resolved.stdout.split()[:1]}
 
 
@@ -465,6 +473,7 @@ def test_a_database_is_available_only_once_the_vpcs_instances_reach_it(cloud: Cl
     """moto says `available` at once, while the container is still built or booting and the hosts
     cannot resolve the endpoint yet (a play through the bastion then fails to connect)."""
     assert pg["status_at_create"] == "creating"
+    assert pg["endpoint_at_create"] is None, "no endpoint while creating (rds-no-endpoint-while-creating)"
     assert pg["phase_when_available"] == "ready"
     assert pg["resolved_when_available"] == [pg["ip"]]
 

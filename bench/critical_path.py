@@ -29,10 +29,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench._tier import PROFILE_ENV, profile, write  # noqa: E402
+from bench.site import INVENTORY  # noqa: E402
 from plugins.callback.progress import USUAL_MINUTES  # noqa: E402
 from tests.doubles.slack_double import SlackDouble  # noqa: E402
 from tests.helpers import run_playbook  # noqa: E402
@@ -40,7 +43,6 @@ from tests.localcloud import delays  # noqa: E402
 from tests.localcloud.__main__ import ensure_ssh_key  # noqa: E402
 from tests.localcloud.emulator import Emulator  # noqa: E402
 
-INVENTORY = ["inventories/common", "inventories/local", "inventories/local/aws_ec2.yml"]
 
 
 @dataclass(frozen=True)
@@ -131,13 +133,18 @@ def starts(emu: Emulator) -> dict[str, float]:
     return {name: min(values) for name, values in found.items() if values}
 
 
-# The roles' poll delays (seconds between two looks), scaled like the operations they wait for.
-POLL_DELAYS = {"vpc_nat_wait_delay": 10, "bastion_wait_delay": 5, "rds_wait_delay": 30, "acm_wait_delay": 15,
-               "asg_refresh_delay": 30, "asg_healthy_delay": 10, "bake_image_wait_delay": 15}
+# The roles' poll delays (seconds between two looks), scaled like the operations they wait for; their
+# values are the roles' defaults (the role is the variable's prefix).
+POLL_DELAYS = ("vpc_nat_wait_delay", "bastion_wait_delay", "rds_wait_delay", "acm_wait_delay", "asg_refresh_delay",
+               "asg_healthy_delay", "bake_image_wait_delay")
 
 
 def scaled_polls(scale: float) -> dict[str, int]:
-    return {name: max(1, round(seconds * scale / 60)) for name, seconds in POLL_DELAYS.items()}
+    polls = {}
+    for name in POLL_DELAYS:
+        defaults = yaml.safe_load((REPO / "roles" / name.split("_")[0] / "defaults/main.yml").read_text())
+        polls[name] = max(1, round(int(defaults[name]) * scale / 60))
+    return polls
 
 
 def run_site(scale: float | None, slack: SlackDouble, tmp: str, prefix: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import os
 from datetime import datetime, timezone
 
 from tests.localcloud.compat import Patch, Seed
+from tests.localcloud.compat._states import hold, settle_new
 
 # --- DescribeTags resource types ---------------------------------------------------------
 # moto derives a tag's resource type from the id prefix with its own internal names; these
@@ -263,30 +264,14 @@ def _nat_pending_seconds() -> float:
 
 
 def _apply_nat_gateway_pending() -> None:
-    import time
-
     from moto.ec2.models.nat_gateways import NatGateway
 
     if getattr(NatGateway, "protea_pending", False):
         return
-    original_init = NatGateway.__init__
-
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        self._protea_available_at = time.monotonic() + _nat_pending_seconds()
-        original_init(self, *args, **kwargs)  # sets state = "available": kept as the state after pending
-
-    def _get_state(self) -> str:  # type: ignore[no-untyped-def]
-        state = self.__dict__.get("_protea_state", "available")
-        if state == "available" and time.monotonic() < self.__dict__.get("_protea_available_at", 0):
-            return "pending"
-        return state
-
-    def _set_state(self, value: str) -> None:  # type: ignore[no-untyped-def]
-        self.__dict__["_protea_state"] = value
-
-    NatGateway.__init__ = __init__  # type: ignore[method-assign]
-    NatGateway.state = property(_get_state, _set_state)  # type: ignore[assignment]
     NatGateway.protea_pending = True  # type: ignore[attr-defined]
+    # moto sets state = "available" at once: kept as the state after `pending`.
+    hold(NatGateway, "state", "pending", "available")
+    settle_new(NatGateway, lambda _nat: _nat_pending_seconds())
 
 
 

@@ -3,6 +3,7 @@ listeners only on issued certificates."""
 from __future__ import annotations
 
 from tests.localcloud.compat import Patch
+from tests.localcloud.compat._states import acm_certificate
 
 # A new Application Load Balancer's attributes as DescribeLoadBalancerAttributes lists them
 # (ELB User Guide, "Load balancer attributes" for Application Load Balancers).
@@ -92,18 +93,15 @@ UNSUPPORTED_CERTIFICATE = ("The certificate '{arn}' must have a fully-qualified 
                            "and a supported key size.")
 
 
-def _check_certificates(account_id: str, arns: list[str]) -> None:
-    from moto.acm.models import acm_backends
+def _check_certificates(arns: list[str]) -> None:
     from moto.elbv2.exceptions import ELBClientError
 
     for arn in arns:
-        parts = str(arn or "").split(":")
-        if len(parts) != 6 or parts[2] != "acm":
+        if ":acm:" not in str(arn or ""):
             continue  # an IAM server certificate: no validation state
-        cert = acm_backends[parts[4]][parts[3]]._certificates.get(arn)  # pylint: disable=protected-access
+        cert = acm_certificate(arn)
         if cert is None:
             raise ELBClientError("CertificateNotFound", f"Certificate '{arn}' not found")
-        cert.check()  # moto turns PENDING_VALIDATION into ISSUED here once MOTO_ACM_VALIDATION_WAIT has passed
         if cert.status != "ISSUED":
             raise ELBClientError("UnsupportedCertificate", UNSUPPORTED_CERTIFICATE.format(arn=arn))
 
@@ -121,15 +119,15 @@ def _apply_listener_certificate_issued() -> None:
                            ELBv2Backend.add_listener_certificates)
 
     def create_listener(self, load_balancer_arn, protocol, port, ssl_policy, certificate, *args, **kwargs):  # type: ignore[no-untyped-def]
-        _check_certificates(self.account_id, _arns(certificate))
+        _check_certificates(_arns(certificate))
         return create(self, load_balancer_arn, protocol, port, ssl_policy, certificate, *args, **kwargs)
 
     def modify_listener(self, arn, port=None, protocol=None, ssl_policy=None, certificates=None, *args, **kwargs):  # type: ignore[no-untyped-def]
-        _check_certificates(self.account_id, _arns(certificates))
+        _check_certificates(_arns(certificates))
         return modify(self, arn, port, protocol, ssl_policy, certificates, *args, **kwargs)
 
     def add_listener_certificates(self, arn, certificates):  # type: ignore[no-untyped-def]
-        _check_certificates(self.account_id, _arns(certificates))
+        _check_certificates(_arns(certificates))
         return add(self, arn, certificates)
 
     ELBv2Backend.create_listener = create_listener  # type: ignore[method-assign]

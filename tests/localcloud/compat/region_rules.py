@@ -22,6 +22,7 @@ import sys
 from typing import Any
 
 from . import Patch
+from ._states import acm_certificate
 
 # Opt-in Regions (AWS General Reference, "Enable or disable AWS Regions"; the SNS developer
 # guide's cross-Region delivery page lists the same ones SNS serves). Kept apart from the
@@ -57,16 +58,9 @@ def _check_viewer_certificate(account_id: str, config: dict[str, Any]) -> None:
     arn = ((config or {}).get("ViewerCertificate") or {}).get("ACMCertificateArn")
     if not arn:
         return
-    from moto.acm.models import acm_backends
-
     parts = str(arn).split(":")
-    if len(parts) != 6 or parts[2] != "acm" or parts[3] != "us-east-1":
-        raise _cloudfront_error("InvalidViewerCertificate", CERTIFICATE_MESSAGE)
-    cert = acm_backends[parts[4]][parts[3]]._certificates.get(arn)
-    if cert is None:
-        raise _cloudfront_error("InvalidViewerCertificate", CERTIFICATE_MESSAGE)
-    cert.check()  # moto turns PENDING_VALIDATION into ISSUED here once MOTO_ACM_VALIDATION_WAIT has passed
-    if cert.status != "ISSUED":
+    cert = acm_certificate(arn) if len(parts) == 6 and parts[3] == "us-east-1" else None
+    if cert is None or cert.status != "ISSUED":
         raise _cloudfront_error("InvalidViewerCertificate", CERTIFICATE_MESSAGE)
 
 

@@ -14,61 +14,19 @@ one sorts last, which tests/localcloud/test_compat_timing.py checks.
 """
 from __future__ import annotations
 
-import time
-from typing import Any, Callable
+from typing import Any
 
 from tests.localcloud import delays
 from tests.localcloud.compat import Patch
-
-_STAMP = "_protea_settles_at"
-
-
-def _hold(cls: type, attr: str, transient: str, settled: str) -> None:
-    """Make `cls.attr` read `transient` while the object's settle time is ahead and its own value is
-    `settled`. Wraps a property another patch put there (its getter decides the settled value)."""
-    current = cls.__dict__.get(attr)
-    if isinstance(current, property):
-        getter: Callable[[Any], Any] = current.fget  # type: ignore[assignment]
-        setter: Callable[[Any, Any], None] = current.fset  # type: ignore[assignment]
-    else:
-        slot = f"_protea_{attr}"
-
-        def getter(self: Any) -> Any:
-            return self.__dict__.get(slot)
-
-        def setter(self: Any, value: Any) -> None:
-            self.__dict__[slot] = value
-
-    def get(self: Any) -> Any:
-        value = getter(self)
-        if value == settled and time.monotonic() < self.__dict__.get(_STAMP, 0.0):
-            return transient
-        return value
-
-    setattr(cls, attr, property(get, setter))
-
-
-def _stamp(obj: Any, seconds: float) -> None:
-    obj.__dict__[_STAMP] = time.monotonic() + seconds
-
-
-def _stamp_new(cls: type, seconds: Callable[[Any], float]) -> None:
-    original = cls.__init__
-
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        _stamp(self, seconds(self))
-
-    cls.__init__ = __init__  # type: ignore[method-assign]
-
+from tests.localcloud.compat._states import hold, settle_at, settle_new, settling
 
 def _apply_rds_creating() -> None:
     if not delays.on():
         return
     from moto.rds.models import DBInstance
 
-    _hold(DBInstance, "status", "creating", "available")
-    _stamp_new(DBInstance, lambda db: delays.seconds(
+    hold(DBInstance, "status", "creating", "available")
+    settle_new(DBInstance, lambda db: delays.seconds(
         "rds_create_multi_az" if getattr(db, "multi_az", False) else "rds_create_single_az"))
 
 
@@ -77,13 +35,13 @@ def _apply_image_pending() -> None:
         return
     from moto.ec2.models.amis import Ami, AmiBackend
 
-    _hold(Ami, "state", "pending", "available")
+    hold(Ami, "state", "pending", "available")
     original = AmiBackend.create_image
 
     # Only images made by CreateImage: the seeded distribution images are there from the start.
     def create_image(self: Any, *args: Any, **kwargs: Any) -> Any:
         ami = original(self, *args, **kwargs)
-        _stamp(ami, delays.seconds("create_image"))
+        settle_at(ami, delays.seconds("create_image"))
         return ami
 
     AmiBackend.create_image = create_image  # type: ignore[method-assign]
@@ -94,8 +52,8 @@ def _apply_load_balancer_provisioning() -> None:
         return
     from moto.elbv2.models import FakeLoadBalancer
 
-    _hold(FakeLoadBalancer, "state", "provisioning", "active")
-    _stamp_new(FakeLoadBalancer, lambda _lb: delays.seconds("load_balancer"))
+    hold(FakeLoadBalancer, "state", "provisioning", "active")
+    settle_new(FakeLoadBalancer, lambda _lb: delays.seconds("load_balancer"))
 
 
 def _apply_mount_target_creating() -> None:
@@ -104,12 +62,12 @@ def _apply_mount_target_creating() -> None:
     from moto.efs.models import MountTarget
 
     # moto describes a mount target from its __dict__ (info_json), so the state is put right there.
-    _stamp_new(MountTarget, lambda _mt: delays.seconds("efs_mount_targets"))
+    settle_new(MountTarget, lambda _mt: delays.seconds("efs_mount_targets"))
     original = MountTarget.info_json
 
     def info_json(self: Any) -> dict[str, Any]:
         info = original(self)
-        if info.get("LifeCycleState") == "available" and time.monotonic() < self.__dict__.get(_STAMP, 0.0):
+        if info.get("LifeCycleState") == "available" and settling(self):
             info["LifeCycleState"] = "creating"
         return info
 
@@ -129,20 +87,18 @@ def _apply_ec2_instance_pending() -> None:
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         original_init(self, *args, **kwargs)
         self._state = im.InstanceState("pending", 0)
-        _stamp(self, delays.seconds("ec2_instance"))
+        settle_at(self, delays.seconds("ec2_instance"))
 
     def boot(instance: Any) -> Any:
         state = instance._state  # pylint: disable=protected-access
-        if state.name == "pending" and time.monotonic() >= instance.__dict__.get(_STAMP, 0.0):
+        if state.name == "pending" and not settling(instance):
             state.name, state.code = "running", 16
         return instance
 
     backend = im.InstanceBackend
-    get_instance, all_instances = backend.get_instance, backend.all_instances
+    all_instances = backend.all_instances
 
-    def get_instance_booted(self: Any, instance_id: str) -> Any:
-        return boot(get_instance(self, instance_id))
-
+    # get_instance (AssociateAddress, CreateImage) looks through all_instances.
     def all_instances_booted(self: Any, *args: Any, **kwargs: Any) -> Any:
         return [boot(i) for i in all_instances(self, *args, **kwargs)]
 
@@ -158,7 +114,6 @@ def _apply_ec2_instance_pending() -> None:
         setattr(backend, name, wrapper)
 
     im.Instance.__init__ = __init__  # type: ignore[method-assign]
-    backend.get_instance = get_instance_booted  # type: ignore[method-assign]
     backend.all_instances = all_instances_booted  # type: ignore[method-assign]
     for name in ("describe_instances", "get_reservations_by_instance_ids", "describe_instance_status"):
         booting(name)

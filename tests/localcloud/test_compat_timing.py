@@ -27,8 +27,8 @@ def _network(ec2, second_octet: int) -> tuple[str, list[str]]:
     return vpc, subnets
 
 
-def _wait_running(ec2, instance: str) -> None:
-    deadline = time.monotonic() + 10
+def _wait_running(ec2, instance: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
     while _state(ec2, instance) != "running":
         assert time.monotonic() < deadline, f"{instance} still not running"
         time.sleep(0.1)
@@ -217,19 +217,22 @@ def _state(ec2, instance: str) -> str:
     return ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]["State"]["Name"]
 
 
-SLOW_BOOT = {delays.SCALE_ENV: "4"}  # an instance pending for 4 s: room for the calls in between
+# An instance pending for 10 s. The address is allocated before the launch, so only the describe
+# and the association fall in that window (a loaded CI machine took over 4 s for launch + allocate).
+SLOW_BOOT_SCALE = 10.0
+SLOW_BOOT = {delays.SCALE_ENV: str(SLOW_BOOT_SCALE)}
 
 
 def test_an_elastic_ip_waits_for_a_booted_instance(emulator_factory):
     ec2 = emulator_factory(env=SLOW_BOOT).client("ec2")
-    instance = _launch(ec2)
     eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    instance = _launch(ec2)
     assert _state(ec2, instance) == "pending"
     with pytest.raises(botocore.exceptions.ClientError) as refused:
         ec2.associate_address(AllocationId=eip, InstanceId=instance)
     assert refused.value.response["Error"]["Code"] == "IncorrectInstanceState"
     assert f"The pending instance '{instance}'" in refused.value.response["Error"]["Message"]
-    _wait_running(ec2, instance)
+    _wait_running(ec2, instance, timeout=USUAL_MINUTES["ec2_instance"] * SLOW_BOOT_SCALE + 10)
     ec2.associate_address(AllocationId=eip, InstanceId=instance)
     assert ec2.describe_addresses(AllocationIds=[eip])["Addresses"][0]["InstanceId"] == instance
 
@@ -238,9 +241,9 @@ def test_without_the_patches_moto_runs_at_once_and_associates_a_pending_instance
     ec2 = emulator_factory(env=LAYER, disable=["timing-ec2-instance-pending"]).client("ec2")
     assert _state(ec2, _launch(ec2)) == "running"
     ec2 = emulator_factory(env=SLOW_BOOT, disable=["ec2-associate-address-instance-state"]).client("ec2")
+    eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
     instance = _launch(ec2)
     assert _state(ec2, instance) == "pending"
-    eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
     ec2.associate_address(AllocationId=eip, InstanceId=instance)
 
 

@@ -13,6 +13,7 @@ ansible-runner command.
 """
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import json
 import os
@@ -34,6 +35,8 @@ from tests.helpers import (
     ssh_add_once, ssh_connections_to, start_ssh_agent,
 )
 from tests.localcloud.__main__ import ensure_ssh_key
+from tests.localcloud.alarm_evaluation import alarm_values, emulator_fetch
+from tests.localcloud.alarm_evaluation import state as alarm_state
 from tests.localcloud.emulator import Emulator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.containers, pytest.mark.slow]
@@ -599,24 +602,23 @@ def test_the_app_login_has_only_the_apps_rights(stack: Stack) -> None:
     _app_rights(stack, family)
 
 
-def test_the_in_service_alarm_has_data(stack: Stack) -> None:
+def test_the_in_service_alarm_has_data_and_is_ok(stack: Stack) -> None:
+    """Evaluated on the group metrics the local cloud published for the real group (moto evaluates
+    no alarm): data for both of its metrics, none of the group's minimum missing now."""
     cw = stack.emu.client("cloudwatch")
-    alarms = [a for a in cw.describe_alarms(AlarmNamePrefix=f"{PROJECT}-{ENV}")["MetricAlarms"]
-              if a.get("MetricName") == "GroupInServiceInstances"]  # metric-math alarms have no MetricName
-    assert len(alarms) == 1, [a["AlarmName"] for a in alarms]
-    alarm = alarms[0]
-    now = time.time()
-    points: list[dict] = []
+    (alarm,) = [a for a in cw.describe_alarms(AlarmNamePrefix=f"{PROJECT}-{ENV}")["MetricAlarms"]
+                if a["AlarmName"].endswith("-asg-in-service")]
+    start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
+    values: list = []
     deadline = time.monotonic() + 120  # group metrics arrive each minute
-    while not points and time.monotonic() < deadline:
-        points = cw.get_metric_statistics(
-            Namespace=alarm["Namespace"], MetricName=alarm["MetricName"], Dimensions=alarm["Dimensions"],
-            StartTime=now - 3600, EndTime=now + 300, Period=60, Statistics=["Minimum"])["Datapoints"]
-        if not points:
+    while not values and time.monotonic() < deadline:
+        values = alarm_values(alarm, emulator_fetch(cw, start, start + datetime.timedelta(hours=2)))
+        if not values:
             time.sleep(5)
-    assert points, f"no datapoints for the alarm's metric {alarm['Namespace']}/{alarm['MetricName']} {alarm['Dimensions']}"
-    # The newest sample: the group is at full strength now (earlier ones may predate it).
-    assert max(points, key=lambda p: p["Timestamp"])["Minimum"] >= stack.asg()["MinSize"], points
+    assert values, f"no datapoints for the metrics of {alarm['AlarmName']}"
+    # The newest period: the group is at full strength now (earlier ones may predate its first instances).
+    assert values[-1] is not None and values[-1] <= 0, values
+    assert alarm_state(alarm, values[-1:] * alarm["EvaluationPeriods"]) == "OK"
 
 
 def test_the_cloudwatch_agent_files_exist_and_grow(stack: Stack) -> None:

@@ -11,6 +11,7 @@ server on loopback; the emulator's compat layer runs the deployed zip for SNS de
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import importlib.util
 import json
@@ -22,6 +23,8 @@ import pytest
 from tests.crash import duplicates
 from tests.doubles.slack_double import SlackDouble
 from tests.helpers import REPO, run_playbook
+from tests.localcloud.alarm_evaluation import alarm_values, emulator_fetch
+from tests.localcloud.alarm_evaluation import state as alarm_state
 from tests.sweep import assert_a_tier_is_destroyed
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
@@ -274,7 +277,9 @@ def test_alarms_watch_the_platform_and_notify_the_alarms_topic(stack):
 
     assert dims("alb-target-response-time") == {"LoadBalancer": t["alb"]}
     assert dims("alb-unhealthy-hosts") == {"LoadBalancer": t["alb"], "TargetGroup": t["tg"]}
-    assert dims("asg-in-service") == {"AutoScalingGroupName": f"{P}-web"}
+    # asg-in-service is metric math: both of its metrics are the web group's.
+    assert [{d["Name"]: d["Value"] for d in q["MetricStat"]["Metric"]["Dimensions"]}
+            for q in alarms[f"{P}-asg-in-service"]["Metrics"] if "MetricStat" in q] == [{"AutoScalingGroupName": f"{P}-web"}] * 2
     assert dims("rds-cpu") == {"DBInstanceIdentifier": f"{P}-db"}
     assert dims("efs-io-limit") == {"FileSystemId": stack.targets["efs"]}
     # EFS replication lag: the source and its replica, above AWS's 15-minute RPO, silence counts.
@@ -287,13 +292,34 @@ def test_alarms_watch_the_platform_and_notify_the_alarms_topic(stack):
     free = alarms[f"{P}-rds-free-storage"]
     assert (free["ComparisonOperator"], free["Threshold"], free["Statistic"]) == ("LessThanThreshold", 5368709120.0, "Minimum")
     asg = alarms[f"{P}-asg-in-service"]
-    assert (asg["ComparisonOperator"], asg["Threshold"]) == ("LessThanThreshold", 2.0)
+    assert (asg["ComparisonOperator"], asg["Threshold"], "MetricName" in asg) == ("GreaterThanThreshold", 0.0, False)
     rate = alarms[f"{P}-alb-5xx-rate"]
     assert rate["Threshold"] == 5.0 and "MetricName" not in rate
     queries = {m["Id"]: m for m in rate["Metrics"]}
     assert queries["rate"]["ReturnData"] is True and "requests > 0" in queries["rate"]["Expression"]
     assert queries["t5xx"]["MetricStat"]["Metric"]["MetricName"] == "HTTPCode_Target_5XX_Count"
     assert queries["requests"]["MetricStat"]["Metric"]["Dimensions"] == [{"Name": "LoadBalancer", "Value": t["alb"]}]
+
+
+def test_the_in_service_alarm_is_quiet_while_the_group_waits_and_fires_below_its_minimum(stack):
+    """The seeded group is what the asg role leaves before the first bake: minimum 0, no instance.
+    moto evaluates no alarm, so the alarm as converged is evaluated here on the emulator's group
+    metrics (tests/localcloud/alarm_evaluation.py). A fixed "fewer than 2 in service" would page
+    through every first run."""
+    emu = stack.emu
+    emu.client("autoscaling").enable_metrics_collection(  # as the asg role does (asg_metrics)
+        AutoScalingGroupName=f"{P}-web", Granularity="1Minute", Metrics=["GroupMinSize", "GroupInServiceInstances"])
+    alarm = _alarms(emu, REGION)[f"{P}-asg-in-service"]
+    now = datetime.datetime.now(datetime.timezone.utc)
+    fetch = emulator_fetch(emu.client("cloudwatch", region=REGION), now - datetime.timedelta(hours=1),
+                           now + datetime.timedelta(minutes=5))
+    waiting = alarm_values(alarm, fetch)
+    assert waiting == [0.0]
+    assert alarm_state(alarm, waiting * alarm["EvaluationPeriods"]) == "OK"  # however long the wait
+    # The same alarm once the group has its size: one instance of its minimum two lost for two periods.
+    degraded = {"GroupMinSize": {1: 2.0, 2: 2.0, 3: 2.0}, "GroupInServiceInstances": {1: 2.0, 2: 1.0, 3: 1.0}}
+    values = alarm_values(alarm, lambda metric, stat, period: degraded[metric["MetricName"]])
+    assert values == [0.0, 1.0, 1.0] and alarm_state(alarm, values) == "ALARM"
 
 
 def test_cloudfront_alarm_lives_in_us_east_1_with_its_topic(stack):

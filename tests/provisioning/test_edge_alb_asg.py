@@ -303,9 +303,9 @@ def test_asg_over_private_subnets_behind_target_group(stack):
 
 
 def test_group_metrics_collected_for_the_in_service_alarm(stack):
-    """The asg-in-service alarm reads GroupInServiceInstances: without collection it never has data."""
+    """The asg-in-service alarm compares GroupInServiceInstances with GroupMinSize: without collection it never has data."""
     metrics = {m["Metric"]: m["Granularity"] for m in _group(stack)["EnabledMetrics"]}
-    assert metrics.get("GroupInServiceInstances") == "1Minute"
+    assert metrics.get("GroupInServiceInstances") == metrics.get("GroupMinSize") == "1Minute"
     assert {"GroupDesiredCapacity", "GroupTotalInstances", "GroupPendingInstances"} <= set(metrics)
 
 
@@ -353,7 +353,7 @@ BAD = [
       "asg_scaling_target_value '0' must be a positive number"]),
     ({"asg_min_size": "two", "asg_max_size": 0, "asg_desired_capacity": 0, "asg_metrics": ["GroupInService"]},
      ["asg_min_size 'two', asg_desired_capacity '0' and asg_max_size '0' must be whole numbers",
-      'asg_metrics ["GroupInService"] must be a list of Auto Scaling group metrics that includes GroupInServiceInstances']),
+      'asg_metrics ["GroupInService"] must be a list of Auto Scaling group metrics that includes GroupMinSize and GroupInServiceInstances']),
 ]
 
 

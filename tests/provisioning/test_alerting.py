@@ -523,6 +523,10 @@ BAD_REGIONS = [
      f"alerts_extra_alarms: alarm '{P}-dns-health' in us-east-1 names topic 'alarms', which lives in af-south-1"),
     ("slack_notifier_without_the_edge_region", {"slack_notifier_regions": [REGION]},
      'slack_notifier_regions ["af-south-1"] lacks ["us-east-1"], where alerts topics live'),
+    # Not a region rule: a retired variable, refused rather than silently ignored.
+    ("retired_in_service_threshold", {"alerts_asg_min_in_service": 2},
+     "alerts_asg_min_in_service is no longer read: the asg-in-service alarm now fires when fewer instances are in "
+     "service than the group's own minimum (asg_min_size)"),
 ]
 
 
@@ -531,7 +535,7 @@ def bad_region_runs(emulator):
     from concurrent.futures import ThreadPoolExecutor
 
     before = emulator.call_count()
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    with ThreadPoolExecutor(max_workers=len(BAD_REGIONS)) as pool:
         futures = {case: pool.submit(run_playbook, PLAYBOOK, endpoint=emulator.endpoint, tags="preflight",
                                      timeout=300, extra_vars=bad) for case, bad, _ in BAD_REGIONS}
         runs = {case: f.result() for case, f in futures.items()}

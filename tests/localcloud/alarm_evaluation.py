@@ -14,6 +14,7 @@ the CloudWatch User Guide's "Evaluating an alarm" describes M out of N and Treat
 from __future__ import annotations
 
 import ast
+import datetime
 import operator
 from typing import Any, Callable, Optional
 
@@ -109,12 +110,15 @@ def state(alarm: dict, values: list[Value]) -> Optional[str]:
     return "OK"
 
 
-def emulator_fetch(cloudwatch: Any, start: Any, end: Any) -> Fetch:
-    """A `fetch` reading the emulator's datapoints (GetMetricStatistics) between start and end."""
+def emulator_fetch(cloudwatch: Any, history: datetime.timedelta = datetime.timedelta(hours=1)) -> Fetch:
+    """A `fetch` reading the emulator's datapoints (GetMetricStatistics) of the last `history`, up to
+    the period being filled now (the window is taken at each call)."""
     def fetch(metric: dict, stat: str, period: int) -> dict[Any, float]:
+        now = datetime.datetime.now(datetime.timezone.utc)
         points = cloudwatch.get_metric_statistics(
             Namespace=metric["Namespace"], MetricName=metric["MetricName"], Dimensions=metric.get("Dimensions", []),
-            StartTime=start, EndTime=end, Period=period, Statistics=[stat])["Datapoints"]
+            StartTime=now - history, EndTime=now + datetime.timedelta(seconds=period), Period=period,
+            Statistics=[stat])["Datapoints"]
         return {p["Timestamp"]: p[stat] for p in points}
 
     return fetch

@@ -219,6 +219,15 @@ def test_site_built_the_platform(stack: Stack) -> None:
     launched = stack.emu.client("ec2").describe_instances(Filters=[
         {"Name": "tag:aws:autoscaling:groupName", "Values": [group["AutoScalingGroupName"]]}])["Reservations"]
     assert {i["ImageId"] for r in launched for i in r["Instances"]} <= baked
+    # Both certificates were requested before the network tier (playbooks/certificates.yml), so ACM's
+    # validation overlaps it: by the emulator's clocks, each one before the first NAT gateway.
+    nat_created = min(n["CreateTime"] for n in stack.emu.client("ec2").describe_nat_gateways()["NatGateways"])
+    for region in ("af-south-1", "us-east-1"):
+        acm = stack.emu.client("acm", region=region)
+        arns = [c["CertificateArn"] for c in acm.list_certificates()["CertificateSummaryList"]]
+        assert arns, f"no certificate in {region}"
+        for arn in arns:
+            assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["CreatedAt"] < nat_created, region
     # The bake ran while AWS created the database: before the wait for it, which precedes the rollout.
     assert out.index("TASK [protea.platform.bake : Find the base image]") \
         < out.index("TASK [protea.platform.rds : Wait until the instance is available]") \

@@ -408,6 +408,10 @@ def test_dashboard_shows_every_alarm_and_the_tiers(stack):
     metrics = json.dumps([w["properties"]["metrics"] for w in body["widgets"] if w["type"] == "metric"])
     for needle in (stack.targets["alb"], f"{P}-db", stack.targets["efs"], stack.targets["cf"], FN):
         assert needle in metrics
+    # The in-service graph draws the group's minimum too, the line the asg-in-service alarm compares with.
+    [in_service] = [w["properties"]["metrics"] for w in body["widgets"]
+                    if w["type"] == "metric" and "GroupInServiceInstances" in json.dumps(w["properties"]["metrics"])]
+    assert [m[1] for m in in_service] == ["GroupInServiceInstances", "GroupMinSize"]
 
 
 # --- end to end -----------------------------------------------------------------------------

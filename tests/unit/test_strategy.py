@@ -28,11 +28,36 @@ INVENTORY = {"control": {"hosts": {"localhost": {"ansible_connection": "local"}}
                                              "ansible_port": 9, "ansible_user": "nobody"}}}}
 
 
-def run(tmp_path, strategy: str | None = None) -> str:
-    (tmp_path / "play.yml").write_text(yaml.safe_dump(PLAYS, sort_keys=False))
+# A module that asks two botocore sessions for the STS model, twice (two tasks): each session parses
+# the model file itself unless something keeps the parsed file.
+MODEL_PROBE = """#!/usr/bin/python
+import os
+import botocore.session
+from ansible.module_utils.basic import AnsibleModule
+
+
+def main():
+    module = AnsibleModule(argument_spec={})
+    first, second = (botocore.session.Session().get_component("data_loader").load_service_model("sts", "service-2")
+                     for _ in range(2))
+    module.exit_json(changed=False, shared_in_task=first is second, model_id=id(first), pid=os.getpid())
+
+
+main()
+"""
+MODEL_PLAY = [{"name": "models", "hosts": "control", "gather_facts": False, "tasks": [
+    {"name": f"models {n}", "botocore_models": {}, "register": f"m{n}"} for n in (1, 2)] + [
+    {"ansible.builtin.debug": {"msg": "MODELS {{ [m1.shared_in_task, m2.shared_in_task, m1.model_id == m2.model_id,"
+                                      " m1.pid == m2.pid] | to_json }}"}}]}]
+
+
+def run(tmp_path, strategy: str | None = None, plays=PLAYS) -> str:
+    (tmp_path / "library").mkdir(exist_ok=True)
+    (tmp_path / "library" / "botocore_models.py").write_text(MODEL_PROBE)
+    (tmp_path / "play.yml").write_text(yaml.safe_dump(plays, sort_keys=False))
     (tmp_path / "hosts.yml").write_text(yaml.safe_dump(INVENTORY))
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_PYTHON_INTERPRETER=str(REPO / ".venv/bin/python"))
+               ANSIBLE_PYTHON_INTERPRETER=str(REPO / ".venv/bin/python"), ANSIBLE_LIBRARY=str(tmp_path / "library"))
     env.pop("ANSIBLE_STRATEGY", None)
     if strategy:
         env["ANSIBLE_STRATEGY"] = strategy
@@ -43,9 +68,13 @@ def run(tmp_path, strategy: str | None = None) -> str:
     return out.stdout
 
 
+def printed(out: str, marker: str):
+    line = next(line for line in out.splitlines() if f"{marker} " in line)
+    return json.loads(line.split(f"{marker} ", 1)[1].strip().strip("'\""))
+
+
 def parents(out: str) -> set[str]:
-    line = next(line for line in out.splitlines() if "PIDS " in line)
-    return set(json.loads(line.split("PIDS ", 1)[1].strip().strip("'\"")))
+    return set(printed(out, "PIDS"))
 
 
 def test_local_plays_run_under_mitogen_and_ssh_plays_under_the_stock_connection(tmp_path):
@@ -61,6 +90,22 @@ def test_the_stock_strategy_starts_one_python_per_task(tmp_path):
     out = run(tmp_path, "ansible.builtin.linear")
     assert len(parents(out)) == 2, out
     assert "Data could not be sent to remote host" in out, out
+
+
+def test_mitogen_plays_parse_each_botocore_model_once(tmp_path):
+    pytest.importorskip("ansible_mitogen")
+    shared_in_first, shared_in_second, shared_across_tasks, one_process = printed(run(tmp_path, plays=MODEL_PLAY), "MODELS")
+    assert one_process
+    # Two sessions of one task, and the two tasks, got the one parsed model.
+    assert shared_in_first and shared_in_second and shared_across_tasks
+
+
+def test_the_stock_strategy_parses_a_model_per_botocore_session(tmp_path):
+    """The control case: without the cache each session parses the file again."""
+    shared_in_first, shared_in_second, _, one_process = printed(run(tmp_path, "ansible.builtin.linear", plays=MODEL_PLAY),
+                                                                "MODELS")
+    assert not one_process
+    assert not shared_in_first and not shared_in_second
 
 
 @pytest.mark.parametrize("connections, expected", [

@@ -1,5 +1,8 @@
 """A remote play against 1 and against 10 instances through one bastion, with the bastion hop
-multiplexed (ssh_jump's ControlMaster, the default) and without (ssh_jump_control_persist: "").
+multiplexed (ssh_jump's ControlMaster, the default), without (ssh_jump_control_persist: ""), and
+multiplexed under Mitogen's own strategy (mitogen_linear from the mitogen package: one Python per host
+for the whole play instead of one per task; the platform's ssh plays keep the stock strategy, see
+plugins/strategy/local_mitogen.py, so this setting measures what adopting it for them would give).
 
     .venv/bin/python -m bench.bastion_fleet [rounds]   (from the repository root; default 2 rounds)
 
@@ -9,7 +12,7 @@ the bastion's group only). Each round runs bench/reference/fleet_play.yml (the s
 host play; no AWS call: the bastion's address is given) for every (hosts, multiplexing) pair, alternating the
 order, each run cold: a fresh Ansible control directory and no bastion session left from the run
 before. Writes bench/results/bastion_fleet.json: the wall seconds of each run, their medians, the
-ratios 10 hosts / 1 host per setting and multiplexed / not per fleet size, the sessions (logins)
+ratios 10 hosts / 1 host per setting, multiplexed / not and Mitogen / stock per fleet size, the sessions (logins)
 each run held open on the bastion's sshd, and the machine's busy CPU seconds per run (controller and
 containers share its cores: divided by the cores, the time the run needs even with no waiting). Not a test: nothing here asserts a time.
 """
@@ -36,7 +39,8 @@ from tests.localcloud.emulator import Emulator  # noqa: E402
 REGION = "af-south-1"
 FLEET = 10
 PLAY = "bench/reference/fleet_play.yml"
-SETTINGS = {"multiplexed": "60s", "per_host": ""}
+# Per setting: ssh_jump_control_persist, and the strategy (None: ansible.cfg's). In this order (warm-ups).
+SETTINGS = {"multiplexed": ("60s", None), "per_host": ("", None), "mitogen": ("60s", "mitogen_linear")}
 CONTAINERS_ENV = {**os.environ, "CONTAINERS_CONF": str(REPO / "tests/containers/containers.conf")}
 
 
@@ -83,7 +87,7 @@ def build_cloud(emu: Emulator, state: Path) -> tuple[str, list[str]]:
 
 
 def ssh_jump_vars(state: Path, bastion: str, persist: str) -> dict:
-    """The ssh_jump role's variables for this setting (its own directory; no AWS call: addresses given)."""
+    """The ssh_jump role's variables for this setting (a directory per persist value; no AWS call: addresses given)."""
     return {"protea_project": "fleet", "protea_environment": "bench", "ssh_jump_dir": str(state / f"ssh-{persist or 'off'}"),
             "protea_tags": {"Project": "fleet", "Environment": "bench"},
             "ssh_jump_identity_file": str(state / "ssh" / "id_ed25519"), "ssh_jump_bastion_addresses": [bastion],
@@ -97,7 +101,15 @@ def busy_cpu_seconds() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def one_run(state: Path, jump: dict, hosts: list[str], bastion: str) -> dict:
+def strategy_env(strategy: str | None) -> dict:
+    if not strategy:
+        return {}
+    import ansible_mitogen  # pylint: disable=import-outside-toplevel  (only for this setting)
+    return {"ANSIBLE_STRATEGY": strategy,
+            "ANSIBLE_STRATEGY_PLUGINS": str(Path(ansible_mitogen.__file__).parent / "plugins/strategy")}
+
+
+def one_run(state: Path, jump: dict, hosts: list[str], bastion: str, strategy: str | None = None) -> dict:
     config = Path(jump["ssh_jump_dir"]) / "config"
     with tempfile.TemporaryDirectory(dir=state) as tmp:
         inventory = Path(tmp) / "fleet.ini"
@@ -107,7 +119,7 @@ def one_run(state: Path, jump: dict, hosts: list[str], bastion: str) -> dict:
                       f"-o UserKnownHostsFile={config.parent}/known_hosts.d/{ip}'\n" for ip in hosts))
         (Path(tmp) / "vars.json").write_text(json.dumps(jump))
         env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-               "ANSIBLE_SSH_CONTROL_PATH_DIR": str(Path(tmp) / "cp")}
+               "ANSIBLE_SSH_CONTROL_PATH_DIR": str(Path(tmp) / "cp"), **strategy_env(strategy)}
         cpu, start = busy_cpu_seconds(), time.monotonic()
         run = subprocess.run([str(REPO / ".venv/bin/ansible-playbook"), "-i", str(inventory),
                               "-e", f"@{Path(tmp) / 'vars.json'}", PLAY], cwd=REPO, env=env, capture_output=True,
@@ -135,15 +147,17 @@ def main() -> None:
         ensure_ssh_key(state)
         with Emulator(state, instances=True) as emu:
             bastion, hosts = build_cloud(emu, state)
-            configs = {name: ssh_jump_vars(state, bastion, persist) for name, persist in SETTINGS.items()}
-            # Host keys recorded once per config (accept-new), outside the timed runs.
-            for jump in configs.values():
-                one_run(state, jump, hosts, bastion)
+            configs = {name: ssh_jump_vars(state, bastion, persist) for name, (persist, _) in SETTINGS.items()}
+            # Host keys recorded once per config (accept-new), outside the timed runs. Mitogen's ssh passes
+            # StrictHostKeyChecking=yes over the config's accept-new, so it shares the multiplexed
+            # setting's directory, whose keys that setting's warm-up run recorded first.
+            for name, jump in configs.items():
+                one_run(state, jump, hosts, bastion, SETTINGS[name][1])
             pairs = [(name, n) for name in SETTINGS for n in (1, FLEET)]
             runs: dict[str, list[dict]] = {f"{name}/{n}": [] for name, n in pairs}
             for r in range(rounds):
                 for name, n in (pairs if r % 2 == 0 else list(reversed(pairs))):
-                    result = one_run(state, configs[name], hosts[:n], bastion)
+                    result = one_run(state, configs[name], hosts[:n], bastion, SETTINGS[name][1])
                     runs[f"{name}/{n}"].append(result)
                     print(name, n, result, flush=True)
     median = {k: round(statistics.median(x["seconds"] for x in v), 2) for k, v in runs.items()}
@@ -154,6 +168,8 @@ def main() -> None:
         "ratio_10_to_1": {name: round(median[f"{name}/{FLEET}"] / median[f"{name}/1"], 3) for name in SETTINGS},
         "ratio_multiplexed_to_per_host": {n: round(median[f"multiplexed/{n}"] / median[f"per_host/{n}"], 3)
                                           for n in (1, FLEET)},
+        "ratio_mitogen_to_multiplexed": {n: round(median[f"mitogen/{n}"] / median[f"multiplexed/{n}"], 3)
+                                         for n in (1, FLEET)},
     })
 
 

@@ -15,8 +15,7 @@ description:
     interpreter with boto3 imported for all tasks instead of starting one per task.
   - In that interpreter botocore keeps each service model file it has parsed, so the modules of a run
     parse the EC2, IAM or RDS model once instead of once per task (botocore reads them anew for every
-    client; EC2's alone takes about 0.1 s to parse). The files are read only: the models AWS
-    describes do not change during a run.
+    client; EC2's alone takes about 0.1 s to parse). The model files do not change during a run.
   - Plays with any other host (ssh through the bastion, podman) always run under the stock
     strategy, so their connection options (ProxyJump, ssh config files, agents) behave as documented
     for Ansible.

@@ -228,6 +228,15 @@ def test_site_built_the_platform(stack: Stack) -> None:
         assert arns, f"no certificate in {region}"
         for arn in arns:
             assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["CreatedAt"] < nat_created, region
+    # The database was started as soon as its subnets and security group existed: after the NAT
+    # gateways were started, before the wait for them and before the bastions (network_start.yml,
+    # data_services.yml, network_finish.yml); by the emulator's clocks, before any bastion launched.
+    assert out.index("TASK [protea.platform.vpc : NAT gateways in the public subnets") \
+        < out.index("TASK [protea.platform.rds : Multi-AZ DB instance (started, not waited for)]") \
+        < out.index("TASK [protea.platform.vpc : Wait until the new NAT gateways are available]") \
+        < out.index("TASK [protea.platform.bastion : Bastion instances")
+    db_created = min(d["InstanceCreateTime"] for d in stack.emu.client("rds").describe_db_instances()["DBInstances"])
+    assert db_created < min(i["LaunchTime"] for i in stack.instances("bastion"))
     # The bake ran while AWS created the database: before the wait for it, which precedes the rollout.
     assert out.index("TASK [protea.platform.bake : Find the base image]") \
         < out.index("TASK [protea.platform.rds : Wait until the instance is available]") \

@@ -14,7 +14,9 @@ order, each run cold: a fresh Ansible control directory and no bastion session l
 before. Writes bench/results/bastion_fleet.json: the wall seconds of each run, their medians, the
 ratios 10 hosts / 1 host per setting, multiplexed / not and Mitogen / stock per fleet size, the sessions (logins)
 each run held open on the bastion's sshd, and the machine's busy CPU seconds per run (controller and
-containers share its cores: divided by the cores, the time the run needs even with no waiting). Not a test: nothing here asserts a time.
+containers share its cores: divided by the cores, the time the run needs even with no waiting), split into
+the containers' share (podman's cgroup: the instances' sshd and modules, which on AWS run on the instances'
+own CPUs) and the rest (the controller). Not a test: nothing here asserts a time.
 """
 from __future__ import annotations
 
@@ -101,6 +103,18 @@ def busy_cpu_seconds() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+def containers_cpu_seconds() -> float | None:
+    """CPU seconds every podman container (the instances, their sshd and modules) has used so far, from
+    podman's parent cgroup (cgroupfs manager: v1 cpuacct or v2 cpu.stat); None where neither exists."""
+    v1 = Path("/sys/fs/cgroup/cpuacct/libpod_parent/cpuacct.usage")
+    if v1.exists():
+        return int(v1.read_text()) / 1e9
+    v2 = Path("/sys/fs/cgroup/libpod_parent/cpu.stat")
+    if v2.exists():
+        return int(v2.read_text().split()[1]) / 1e6
+    return None
+
+
 def strategy_env(strategy: str | None) -> dict:
     if not strategy:
         return {}
@@ -120,12 +134,13 @@ def one_run(state: Path, jump: dict, hosts: list[str], bastion: str, strategy: s
         (Path(tmp) / "vars.json").write_text(json.dumps(jump))
         env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
                "ANSIBLE_SSH_CONTROL_PATH_DIR": str(Path(tmp) / "cp"), **strategy_env(strategy)}
-        cpu, start = busy_cpu_seconds(), time.monotonic()
+        pods, cpu, start = containers_cpu_seconds(), busy_cpu_seconds(), time.monotonic()
         run = subprocess.run([str(REPO / ".venv/bin/ansible-playbook"), "-i", str(inventory),
                               "-e", f"@{Path(tmp) / 'vars.json'}", PLAY], cwd=REPO, env=env, capture_output=True,
                              text=True, timeout=1800)
         seconds = round(time.monotonic() - start, 2)
         cpu = busy_cpu_seconds() - cpu
+        pods = None if pods is None else containers_cpu_seconds() - pods
         if run.returncode != 0:
             raise SystemExit(f"the fleet play failed:\n{run.stdout[-3000:]}\n{run.stderr[-2000:]}")
         # Read while the run's hops are still open (Ansible's ControlPersist): each connection is a login.
@@ -135,8 +150,12 @@ def one_run(state: Path, jump: dict, hosts: list[str], bastion: str, strategy: s
         for sock in (Path(tmp) / "cp").glob("*"):
             subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "x"], capture_output=True, timeout=30)
     # The wall time if the run were bound only by CPU: its busy seconds spread over every core.
+    # Split: the containers stand for instances, which on AWS bring their own CPUs; here they share the
+    # controller's cores. The rest is the controller (ansible-playbook, its workers, ssh) and the emulator.
     return {"seconds": seconds, "bastion_sessions": sessions, "busy_cpu_seconds": round(cpu, 1),
-            "cpu_bound_seconds": round(cpu / (os.cpu_count() or 1), 2)}
+            "cpu_bound_seconds": round(cpu / (os.cpu_count() or 1), 2),
+            "containers_cpu_seconds": None if pods is None else round(pods, 1),
+            "controller_cpu_seconds": None if pods is None else round(cpu - pods, 1)}
 
 
 def main() -> None:
@@ -162,9 +181,16 @@ def main() -> None:
                     print(name, n, result, flush=True)
     median = {k: round(statistics.median(x["seconds"] for x in v), 2) for k, v in runs.items()}
     cpu_bound = {k: round(statistics.median(x["cpu_bound_seconds"] for x in v), 2) for k, v in runs.items()}
+    split = {k: {part: round(statistics.median(x[f"{part}_cpu_seconds"] for x in v), 2) for part in ("containers", "controller")}
+             for k, v in runs.items() if all(x["containers_cpu_seconds"] is not None for x in v)}
     write("bastion_fleet", {
         "command": ".venv/bin/python -m bench.bastion_fleet", "play": PLAY, "fleet": FLEET, "rounds": rounds,
         "runs": runs, "median_seconds": median, "median_cpu_bound_seconds": cpu_bound,
+        "median_cpu_seconds_by_side": split,
+        # What one more instance costs the containers (its sshd, the facts and the five modules).
+        "containers_cpu_seconds_per_added_host": {
+            name: round((split[f"{name}/{FLEET}"]["containers"] - split[f"{name}/1"]["containers"]) / (FLEET - 1), 2)
+            for name in SETTINGS if f"{name}/1" in split and f"{name}/{FLEET}" in split},
         "ratio_10_to_1": {name: round(median[f"{name}/{FLEET}"] / median[f"{name}/1"], 3) for name in SETTINGS},
         "ratio_multiplexed_to_per_host": {n: round(median[f"multiplexed/{n}"] / median[f"per_host/{n}"], 3)
                                           for n in (1, FLEET)},

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import yaml
 
-from plugins.strategy.local_mitogen import _all_local
+from plugins.strategy.local_mitogen import _all_local, core_runs_mitogen
 from tests.helpers import REPO
 
 # Two command tasks that print their parent's pid: the stock strategy starts a new Python per
@@ -51,7 +51,7 @@ MODEL_PLAY = [{"name": "models", "hosts": "control", "gather_facts": False, "tas
                                       " m1.pid == m2.pid] | to_json }}"}}]}]
 
 
-def run(tmp_path, strategy: str | None = None, plays=PLAYS) -> str:
+def run(tmp_path, strategy: str | None = None, plays=PLAYS, extra_env: dict | None = None) -> str:
     (tmp_path / "library").mkdir(exist_ok=True)
     (tmp_path / "library" / "botocore_models.py").write_text(MODEL_PROBE)
     (tmp_path / "play.yml").write_text(yaml.safe_dump(plays, sort_keys=False))
@@ -59,6 +59,7 @@ def run(tmp_path, strategy: str | None = None, plays=PLAYS) -> str:
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_PYTHON_INTERPRETER=str(REPO / ".venv/bin/python"), ANSIBLE_LIBRARY=str(tmp_path / "library"))
     env.pop("ANSIBLE_STRATEGY", None)
+    env.update(extra_env or {})
     if strategy:
         env["ANSIBLE_STRATEGY"] = strategy
     exe = REPO / ".venv/bin/ansible-playbook"
@@ -113,3 +114,23 @@ def test_the_stock_strategy_parses_a_model_per_botocore_session(tmp_path):
     (["containers.podman.podman"], False), ([], False)])
 def test_only_plays_with_every_host_local_are_mitogen_plays(connections, expected):
     assert _all_local(connections) is expected
+
+
+@pytest.mark.parametrize("version, expected", [
+    ("2.19.0", False), ("2.19.3", False), ("2.19.4", True), ("2.19.14", True), ("2.20.0rc1", True), ("2.20.1", True),
+    ("3.0.0", True), ("2.18.9", False), ("devel", False)])
+def test_mitogen_only_from_ansible_core_2_19_4(version, expected):
+    """Older cores hang a later play under Mitogen (tests/provisioning/test_oldest_core.py runs 2.19.0)."""
+    assert core_runs_mitogen(version) is expected
+
+
+def test_without_the_mitogen_package_every_play_runs_linear(tmp_path):
+    """Mitogen is optional (requirements.txt installs it): when it cannot be imported the plugin still
+    loads and runs the local play with a Python per task."""
+    shadow = tmp_path / "shadow" / "ansible_mitogen"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('ansible_mitogen hidden by the test')\n")
+    pythonpath = os.pathsep.join(filter(None, [str(shadow.parent), os.environ.get("PYTHONPATH", "")]))
+    out = run(tmp_path, extra_env={"PYTHONPATH": pythonpath})
+    assert len(parents(out)) == 2, out
+    assert "Data could not be sent to remote host" in out, out

@@ -27,14 +27,14 @@ from pathlib import Path
 
 from tests.helpers import REPO
 
-OLDEST = "2.19.0"
+OLDEST = "2.19.4"
 RECIPE = 1  # bump when the way the venv is built changes
 SKIP = {"ansible", "ansible-core"}
 KEY_FILE = "protea-venv-key"
 
 
 def requires_ansible() -> str:
-    """The collection's requires_ansible (meta/runtime.yml), e.g. '>=2.19.0'."""
+    """The collection's requires_ansible (meta/runtime.yml), e.g. '>=2.19.4'."""
     import yaml
 
     return yaml.safe_load((REPO / "meta/runtime.yml").read_text())["requires_ansible"]

@@ -20,7 +20,7 @@ description:
     strategy, so their connection options (ProxyJump, ssh config files, agents) behave as documented
     for Ansible.
   - Without the C(mitogen) package every play runs under C(ansible.builtin.linear).
-  - Under ansible-core older than 2.19.4 every play runs under C(ansible.builtin.linear) too, with a
+  - Under ansible-core older than 2.19.4 (older than the collection supports) every play runs under C(ansible.builtin.linear), with a
     warning, because there a playbook of several plays hangs under Mitogen at the first task of a later play
     (a task result reaches the previous play's results thread) in most runs. 2.19.4 is the release
     that moved the worker processes' signal handlers out of the controller (ansible/ansible#85907).

@@ -123,7 +123,8 @@ class StrategyModule(MitogenMixin, LinearStrategy):
 
     def __init__(self, tqm):
         super().__init__(tqm)
-        global MITOGEN_SKIPPED  # pylint: disable=global-statement  (one warning per run, not per play)
+        # One warning per run, not one per play: the module is loaded once per run.
+        global MITOGEN_SKIPPED  # pylint: disable=global-statement
         if MITOGEN_SKIPPED:
             Display().warning(MITOGEN_SKIPPED)
             MITOGEN_SKIPPED = ""

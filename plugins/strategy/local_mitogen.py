@@ -20,54 +20,25 @@ description:
     strategy, so their connection options (ProxyJump, ssh config files, agents) behave as documented
     for Ansible.
   - Without the C(mitogen) package every play runs under C(ansible.builtin.linear).
-  - Under ansible-core older than 2.19.4 (older than the collection supports) every play runs under C(ansible.builtin.linear), with a
-    warning, because there a playbook of several plays hangs under Mitogen at the first task of a later play
-    (a task result reaches the previous play's results thread) in most runs. 2.19.4 is the release
-    that moved the worker processes' signal handlers out of the controller (ansible/ansible#85907).
 author: Protea contributors
 """
 
-import re
-
 from ansible.plugins.strategy.linear import StrategyModule as LinearStrategy
-from ansible.release import __version__ as ANSIBLE_CORE_VERSION
-from ansible.utils.display import Display
-
-# The oldest ansible-core under which this strategy uses Mitogen (see DOCUMENTATION).
-MITOGEN_MIN_CORE = (2, 19, 4)
-
-
-def core_runs_mitogen(version):
-    """True when ansible-core ``version`` (e.g. "2.19.4", "2.20.0rc1") is MITOGEN_MIN_CORE or newer."""
-    found = re.match(r"(\d+)\.(\d+)\.(\d+)", version)
-    return bool(found) and tuple(int(part) for part in found.groups()) >= MITOGEN_MIN_CORE
 
 
 class _NoMitogen:  # pylint: disable=too-few-public-methods
-    """Stands in for Mitogen's strategy mixin when it is not used (object would break the MRO)."""
+    """Stands in for Mitogen's strategy mixin without the mitogen package (object would break the MRO)."""
 
 
-MitogenMixin = _NoMitogen
-HAS_MITOGEN = False
-MITOGEN_SKIPPED = ""  # why Mitogen is installed but not used: warned once per run
-if core_runs_mitogen(ANSIBLE_CORE_VERSION):
-    try:
-        import ansible_mitogen.loaders  # noqa: F401  (sets up Mitogen's plugin loaders first)
-        import ansible_mitogen.services
-        import ansible_mitogen.strategy
-        MitogenMixin = ansible_mitogen.strategy.StrategyMixin
-        HAS_MITOGEN = True
-    except ImportError:  # Mitogen is optional: without it this is the linear strategy.
-        pass
-else:
-    try:
-        import ansible_mitogen  # noqa: F401  (only to tell whether to warn)
-        MITOGEN_SKIPPED = (
-            f"protea.platform.local_mitogen runs every play under ansible.builtin.linear: ansible-core "
-            f"{ANSIBLE_CORE_VERSION} is older than {'.'.join(map(str, MITOGEN_MIN_CORE))}, under which "
-            "playbooks of several plays hang with Mitogen. Upgrade ansible-core for the faster AWS plays.")
-    except ImportError:
-        pass
+try:
+    import ansible_mitogen.loaders  # noqa: F401  (sets up Mitogen's plugin loaders first)
+    import ansible_mitogen.services
+    import ansible_mitogen.strategy
+    MitogenMixin = ansible_mitogen.strategy.StrategyMixin
+    HAS_MITOGEN = True
+except ImportError:  # Mitogen is optional: without it this is the linear strategy.
+    MitogenMixin = _NoMitogen
+    HAS_MITOGEN = False
 
 # Run once in the interpreter Mitogen starts for the local connection, before its first module.
 # Source text, not a function: the interpreter imports only what the controller sends it, and this
@@ -120,14 +91,6 @@ class StrategyModule(MitogenMixin, LinearStrategy):
     """Chooses per play: Mitogen's linear strategy when the play is local only, else linear."""
 
     _protea_mitogen = False
-
-    def __init__(self, tqm):
-        super().__init__(tqm)
-        # One warning per run, not one per play: the module is loaded once per run.
-        global MITOGEN_SKIPPED  # pylint: disable=global-statement
-        if MITOGEN_SKIPPED:
-            Display().warning(MITOGEN_SKIPPED)
-            MITOGEN_SKIPPED = ""
 
     def _play_connections(self, iterator):
         play = iterator._play

@@ -121,7 +121,7 @@ def test_strategy_and_callback_of_ansible_cfg(old_bin, old_env, tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     pids = json.loads(re.search(r"PIDS (\[.*?\])", out.stdout.replace("'", ""))[1])
     assert len(set(pids)) == 1, out.stdout  # Mitogen kept one interpreter
-    assert "runs every play under ansible.builtin.linear" not in out.stdout + out.stderr
+    assert "does not support Ansible version" not in out.stdout + out.stderr  # requires_ansible holds
     assert re.search(r"^Waiting: \[localhost\]: Wait until the database is available - creating, \d+:\d\d"
                      r" \(attempt 1 of 2\)$", out.stdout, re.M), out.stdout
     assert "FAILED - RETRYING" not in out.stdout

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import yaml
 
-from plugins.strategy.local_mitogen import _all_local, core_runs_mitogen
+from plugins.strategy.local_mitogen import _all_local
 from tests.helpers import REPO
 
 # Two command tasks that print their parent's pid: the stock strategy starts a new Python per
@@ -114,15 +114,6 @@ def test_the_stock_strategy_parses_a_model_per_botocore_session(tmp_path):
     (["containers.podman.podman"], False), ([], False)])
 def test_only_plays_with_every_host_local_are_mitogen_plays(connections, expected):
     assert _all_local(connections) is expected
-
-
-@pytest.mark.parametrize("version, expected", [
-    ("2.19.0", False), ("2.19.3", False), ("2.19.4", True), ("2.19.14", True), ("2.20.0rc1", True), ("2.20.1", True),
-    ("3.0.0", True), ("2.18.9", False), ("devel", False)])
-def test_mitogen_only_from_ansible_core_2_19_4(version, expected):
-    """Older cores hang a later play under Mitogen (measured; they are below requires_ansible now, the
-    gate is for whoever runs one anyway)."""
-    assert core_runs_mitogen(version) is expected
 
 
 def test_without_the_mitogen_package_every_play_runs_linear(tmp_path):

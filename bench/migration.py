@@ -30,7 +30,7 @@ from bench._tier import write  # noqa: E402
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         collected = Path(tmp) / "migration.json"
-        env = dict(os.environ, PROTEA_MIGRATION_RESULTS=str(collected),
+        env = dict(os.environ, PROTEA_MIGRATION_RESULTS=str(collected), PROTEA_MIGRATION_ENGINES="postgres,mariadb",
                    CONTAINERS_CONF=str(REPO / "tests/containers/containers.conf"))
         start = time.monotonic()
         proc = subprocess.run([sys.executable, "-m", "pytest", "tests/migration", "-q", "-s", "-p", "no:cacheprovider"],

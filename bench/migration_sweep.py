@@ -29,6 +29,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         collected = Path(tmp) / "sweep.json"
         env = dict(os.environ, PROTEA_MIGRATION_RESULTS=str(collected), PROTEA_MIGRATION_SWEEP="1",
+                   PROTEA_MIGRATION_ENGINES="postgres,mariadb",
                    CONTAINERS_CONF=str(REPO / "tests/containers/containers.conf"))
         start = time.monotonic()
         only = f" and {sys.argv[1]}" if len(sys.argv) > 1 else ""

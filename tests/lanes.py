@@ -30,6 +30,12 @@ LANES = {"e2e": "clouds", "hosts": "clouds", "localcloud": "clouds", "migration"
 # test_edge_dns_cdn_ses 290, test_run_lock 94, test_preflight 55), emulator 1631 (the other
 # provisioning tiers, the emulator-only compat files 451, unit 170): the two-lane run's per-file
 # times, regrouped; not yet a three-lane full run's. The two niced lanes have ~850 s to spare.
+# 2026-12-05 at 4f95583, scripts/fresh-machine-check on a machine with nothing installed (1250 passed
+# in 2866 s, bench/results/fresh_machine.json): clouds 2852 s (e2e 1697, migration 736 with both
+# engines, tests/localcloud 270, tests/hosts 169), emulator 2316, hosts 2219; the machine's two cores
+# were busy 1.66 on average, ~1.2 in the last ten minutes (the clouds lane alone). So the clouds lane
+# is the run: the suite now migrates PostgreSQL only (bench/migration.py both engines), and
+# tests/hosts/test_apt_lists.py (its own container, no proxy of its own) runs in lane "hosts".
 # tests/localcloud files on the session's plain emulator (or emulator_factory's), no instance mode:
 _EMULATOR_ONLY = tuple(f"compat_{name}" for name in (
     "asg_notifications", "cloudwatch", "data", "ec2", "iam", "iam_enforce", "lambda_sns", "quotas", "region_rules",
@@ -37,6 +43,7 @@ _EMULATOR_ONLY = tuple(f"compat_{name}" for name in (
 FILE_LANES = {f"tests/localcloud/test_{name}.py": "emulator" for name in _EMULATOR_ONLY}
 FILE_LANES.update({f"tests/provisioning/test_{name}.py": "hosts"
                    for name in ("data", "edge_dns_cdn_ses", "preflight", "run_lock")})
+FILE_LANES["tests/hosts/test_apt_lists.py"] = "hosts"
 # The lane a worker's first test is in decides its CPU priority (tests/conftest.py): "clouds"
 # keeps the default, the others run niced by this much.
 BACKGROUND_NICE = {"clouds": 0, "hosts": 10, "emulator": 10}

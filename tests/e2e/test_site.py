@@ -169,9 +169,11 @@ def deployer_credentials(emu: Emulator, state: Path) -> dict[str, str]:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     for script in ("build-image", "apt-proxy"):  # cached: no-ops when present
         subprocess.run([str(REPO / "tests/containers" / script)], check=True, capture_output=True, timeout=1800)
-    # The execution environment builds (a no-op when its inputs are unchanged) while site.yml converges.
-    ee_build = subprocess.Popen([str(REPO / "scripts/build-ee")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, cwd=REPO)
+    # The execution environment builds (a no-op when its inputs are unchanged) while site.yml converges,
+    # niced as the other lanes are (tests/lanes.py): it is needed only by the later tests, the converge
+    # is the suite's critical path.
+    ee_build = subprocess.Popen(["nice", "-n", "10", str(REPO / "scripts/build-ee")], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=REPO)
     state = tmp_path_factory.mktemp("e2e-localcloud")
     # The agent's socket outside the state dir (which the execution environment's jobs mount).
     sock = tmp_path_factory.mktemp("agent") / "agent.sock"

@@ -1,8 +1,12 @@
 """playbooks/migrate.yml end to end, per engine, against real servers in podman containers.
 
-One set of containers per engine (tests/migration/stack.py), used by the three tests in
-order: a cut-over refused by verification, the cut-over, the rollback. A writer posts
+One set of containers per engine (tests/migration/stack.py), used by the tests in order: a
+cut-over refused by verification, the cut-over, the rollback, the finish. A writer posts
 visits continuously to wherever the site's Route 53 record (in the emulator) points.
+
+The suite migrates PostgreSQL (the inventories' default engine); PROTEA_MIGRATION_ENGINES
+names others (postgres,mariadb): bench/migration.py and bench/migration_sweep.py run both
+engines, as bench/e2e-engine.sh runs the end-to-end module with a MySQL-family engine.
 """
 from __future__ import annotations
 
@@ -120,18 +124,20 @@ class Mig:
         return json.loads(out) if out.strip() else {}
 
 
-ENGINES = ("postgres", "mariadb")
-# test_cutover's interruption per engine: the output line it is killed at, the phase
-# the old box's state file then records.
-KILL_AT = {
-    # As the freeze's one module run starts: the old box may or may not have frozen (the run
-    # may go on there after its ssh connection died) and its own record may or may not say
-    # detached; the re-run repeats every step of the freeze, each a no-op or a re-check.
-    "postgres": ("TASK [protea.platform.migrate_db : Old box - freeze, files, catchup", {"pre-synced", "detached"}),
-    # After the DNS switch, before the health check and the record: the new stack takes writes
-    # until the re-run, which resumes (the old side checked against its recorded digest).
-    "mariadb": ("TASK [The new front door answers]", {"detached"}),
-}
+ALL_ENGINES = ("postgres", "mariadb")
+ENGINES = tuple(os.environ.get("PROTEA_MIGRATION_ENGINES", "postgres").split(","))
+assert set(ENGINES) <= set(ALL_ENGINES), f"PROTEA_MIGRATION_ENGINES: {ENGINES} (known: {ALL_ENGINES})"
+# The two interruptions of test_cutover: the output line the cut-over is killed at, the phases
+# the old box's state file may then record, and whether DNS still points at the old box.
+# As the freeze's one module run starts: the old box may or may not have frozen (the run may go
+# on there after its ssh connection died) and its own record may or may not say detached; the
+# re-run repeats every step of the freeze, each a no-op or a re-check.
+KILL_FREEZE = ("TASK [protea.platform.migrate_db : Old box - freeze, files, catchup", {"pre-synced", "detached"}, True)
+# After the DNS switch, before the health check and the record: the new stack takes writes
+# until the re-run, which resumes (the old side checked against its recorded digest).
+KILL_SWITCHED = ("TASK [The new front door answers]", {"detached"}, False)
+# Per engine, in order (each kill's re-run is the next kill's run; the last re-run completes).
+KILL_AT = {"postgres": (KILL_FREEZE, KILL_SWITCHED), "mariadb": (KILL_SWITCHED,)}
 
 
 @dataclass
@@ -311,14 +317,13 @@ def test_cutover(mig):
     killed_phase = ""
     if not RESULTS:
         # Killed (SIGKILL) mid-way, then re-run: it completes (KILL_AT says where).
-        kill_at, phases = KILL_AT[mig.engine]
-        killed = mig.migrate("cut-over", kill_at=kill_at)
-        assert killed.rc == -9, killed.explain()
-        time.sleep(3)  # a module run that outlived its connection ends
-        killed_phase = mig.state().get("phase", "")
-        assert killed_phase in phases, (mig.state(), killed.explain())
-        if mig.engine == "postgres":
-            assert mig.resolve() == mig.legacy
+        for kill_at, phases, dns_on_old_box in KILL_AT[mig.engine]:
+            killed = mig.migrate("cut-over", kill_at=kill_at)
+            assert killed.rc == -9, killed.explain()
+            time.sleep(3)  # a module run that outlived its connection ends
+            killed_phase = mig.state().get("phase", "")
+            assert killed_phase in phases, (kill_at, mig.state(), killed.explain())
+            assert (mig.resolve() == mig.legacy) == dns_on_old_box, (kill_at, mig.resolve())
     with CommandLineSampler() as argv:
         cutover = mig.migrate("cut-over")
     assert cutover.rc == 0, cutover.explain()

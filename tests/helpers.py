@@ -332,10 +332,13 @@ def run_preflight_cases(cases: dict[str, dict], *, endpoint: str | None = None, 
 
 
 def _run_until(cmd: list[str], run_env: dict, kill_at: str, timeout: int) -> PlaybookRun:
-    """ansible-playbook killed (SIGKILL, no clean-up) when its output reaches kill_at."""
-    import signal
+    """ansible-playbook killed (SIGKILL, no clean-up) when its output reaches kill_at: its process
+    group and every descendant (Mitogen's connection multiplexer moves to a session of its own; a
+    process group kill left it running, stuck, after the test)."""
     import tempfile
     import time
+
+    from tests.localcloud.serve import kill_tree
 
     with tempfile.TemporaryFile(mode="w+") as err:
         proc = subprocess.Popen(cmd, cwd=REPO, env=run_env, stdout=subprocess.PIPE, stderr=err, text=True,
@@ -345,7 +348,7 @@ def _run_until(cmd: list[str], run_env: dict, kill_at: str, timeout: int) -> Pla
         for line in proc.stdout:
             lines.append(line)
             if line.startswith(kill_at) or time.monotonic() > deadline:
-                os.killpg(proc.pid, signal.SIGKILL)
+                kill_tree(proc.pid)
                 break
         lines.append(proc.stdout.read())
         proc.wait()

@@ -46,6 +46,9 @@ def test_validates_once_per_run(tmp_path):
     out = flat(run.stdout)  # the callback wraps long messages
     assert out.count(f"Preflight passed: {names} checks found no problem.") == 1, run.explain()
     assert out.count(f"Preflight already passed in this run for {names}: skipping.") == 2, run.explain()
+    # The later plays end the role (meta: end_role) instead of skipping the checks task by task.
+    assert run.stdout.count("TASK [protea.platform.preflight : Preflight | Report every problem at once]") == 1, \
+        run.explain()
 
 
 def test_a_failure_is_not_remembered_as_validated(tmp_path):

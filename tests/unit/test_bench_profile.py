@@ -42,11 +42,13 @@ def test_the_profiling_callbacks_run_with_the_stdout_callback_and_are_read_back(
     tasks = found["slowest_tasks"]
     assert len(tasks) == 10, tasks  # 14 tasks ran; the summary stops at ten
     assert [t["seconds"] for t in tasks] == sorted((t["seconds"] for t in tasks), reverse=True)
-    # The pauses and the wait (two attempts, a second apart) are the slowest; the parser keeps whole names.
-    assert {t["task"] for t in tasks[:3]} == {"Sleep a second", LONG, "Wait a little"}, tasks
-    assert all(t["seconds"] >= 1.0 for t in tasks[:3]), tasks
-    assert all(t["seconds"] < 1.0 for t in tasks[3:]), tasks
-    assert all(t["task"] in {"Quick", *(f"Filler {i}" for i in range(10))} for t in tasks[3:]), tasks
+    # The pauses and the wait (two attempts, a second apart) take at least a second each and are kept,
+    # with their whole names. Only that lower bound is asserted: under load a quick task can take
+    # longer than a second too (the suite's niced lane saw "Quick" at 1.53 s, above a pause's 1.41 s).
+    slow = {"Sleep a second", LONG, "Wait a little"}
+    assert slow <= {t["task"] for t in tasks}, tasks
+    assert all(t["seconds"] >= 1.0 for t in tasks if t["task"] in slow), tasks
+    assert {t["task"] for t in tasks} <= slow | {"Quick", *(f"Filler {i}" for i in range(10))}, tasks
     assert isinstance(found["timer_seconds"], int) and found["timer_seconds"] >= 3, found
 
 

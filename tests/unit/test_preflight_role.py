@@ -103,7 +103,7 @@ def test_every_check_is_documented():
 def test_no_aws_call_in_the_role(path):
     """Preflight must run before any AWS call: no AWS module, no AWS lookup."""
     text = path.read_text()
-    assert not re.search(r"amazon\.aws|community\.aws|aws_\w+|boto", text), path
+    assert not re.search(r"amazon\.aws|community\.aws|\baws_\w+|boto", text), path
 
 
 def test_checks_fall_back_to_the_tier_roles_own_defaults_not_copies():
@@ -134,3 +134,24 @@ def test_a_tier_default_reaches_the_checks(tmp_path):
                        extra_vars={"protea_on_prem_cidrs": ["10.20.8.0/24"]})
     assert run.rc != 0
     assert "10.20.0.0/16" in flat(run.stdout), run.explain()
+
+
+def test_the_aws_connection_is_resolved_once_per_run_and_never_printed(tmp_path):
+    """Preflight turns module_defaults' protea_aws_connection into plain values (a fact), so the AWS
+    tasks of later plays template nothing; the fact may carry keys, so even -vvv shows none of it."""
+    secret = "not-a-real-secret-3f9a1c"
+    doc = [{"name": "Tier 1", "hosts": "control", "gather_facts": False,
+            "roles": [{"role": "protea.platform.preflight"}]},
+           # A later play's own value of an input no longer changes the connection of this run.
+           {"name": "Tier 2", "hosts": "control", "gather_facts": False,
+            "vars": {"protea_aws_endpoint_url": "http://127.0.0.9:1"},
+            "tasks": [{"name": "Show", "ansible.builtin.debug": {
+                "msg": "ENDPOINT {{ protea_aws_connection.endpoint_url }} KEY-SET {{ protea_aws_connection.secret_key == '"
+                       + secret + "' }}"}}]}]
+    path = tmp_path / "tiers.yml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    run = run_playbook(str(path), endpoint="http://127.0.0.1:5999", verbosity=3,
+                       extra_vars={"protea_aws_access_key": "AKIDEXAMPLE", "protea_aws_secret_key": secret})
+    assert run.rc == 0, run.explain()
+    assert "ENDPOINT http://127.0.0.1:5999 KEY-SET True" in run.stdout, run.explain()
+    assert secret not in run.stdout + run.stderr

@@ -9,6 +9,7 @@ import subprocess
 import pytest
 import yaml
 
+from plugins.strategy import local_mitogen
 from plugins.strategy.local_mitogen import _all_local
 from tests.helpers import REPO
 
@@ -32,6 +33,7 @@ INVENTORY = {"control": {"hosts": {"localhost": {"ansible_connection": "local"}}
 # the model file itself unless something keeps the parsed file.
 MODEL_PROBE = """#!/usr/bin/python
 import os
+import botocore.loaders
 import botocore.session
 from ansible.module_utils.basic import AnsibleModule
 
@@ -40,7 +42,19 @@ def main():
     module = AnsibleModule(argument_spec={})
     first, second = (botocore.session.Session().get_component("data_loader").load_service_model("sts", "service-2")
                      for _ in range(2))
-    module.exit_json(changed=False, shared_in_task=first is second, model_id=id(first), pid=os.getpid())
+    # What a third session's loader looks up on disk to find the model and list the services.
+    lookups = []
+    exists, listdir = botocore.loaders.JSONFileLoader.exists, os.listdir
+    botocore.loaders.JSONFileLoader.exists = lambda self, path: lookups.append(path) or exists(self, path)
+    os.listdir = lambda path: lookups.append(path) or listdir(path)
+    try:
+        loader = botocore.session.Session().get_component("data_loader")
+        loader.load_service_model("sts", "service-2")
+        loader.list_available_services("service-2")
+    finally:
+        botocore.loaders.JSONFileLoader.exists, os.listdir = exists, listdir
+    module.exit_json(changed=False, shared_in_task=first is second, model_id=id(first), pid=os.getpid(),
+                     lookups=len(lookups))
 
 
 main()
@@ -48,7 +62,7 @@ main()
 MODEL_PLAY = [{"name": "models", "hosts": "control", "gather_facts": False, "tasks": [
     {"name": f"models {n}", "botocore_models": {}, "register": f"m{n}"} for n in (1, 2)] + [
     {"ansible.builtin.debug": {"msg": "MODELS {{ [m1.shared_in_task, m2.shared_in_task, m1.model_id == m2.model_id,"
-                                      " m1.pid == m2.pid] | to_json }}"}}]}]
+                                      " m1.pid == m2.pid, m2.lookups] | to_json }}"}}]}]
 
 
 def run(tmp_path, strategy: str | None = None, plays=PLAYS, extra_env: dict | None = None) -> str:
@@ -95,18 +109,22 @@ def test_the_stock_strategy_starts_one_python_per_task(tmp_path):
 
 def test_mitogen_plays_parse_each_botocore_model_once(tmp_path):
     pytest.importorskip("ansible_mitogen")
-    shared_in_first, shared_in_second, shared_across_tasks, one_process = printed(run(tmp_path, plays=MODEL_PLAY), "MODELS")
+    shared_in_first, shared_in_second, shared_across_tasks, one_process, lookups = printed(
+        run(tmp_path, plays=MODEL_PLAY), "MODELS")
     assert one_process
     # Two sessions of one task, and the two tasks, got the one parsed model.
     assert shared_in_first and shared_in_second and shared_across_tasks
+    # A new session's loader answers from what an earlier one found: no file lookup, no directory listing.
+    assert lookups == 0
 
 
 def test_the_stock_strategy_parses_a_model_per_botocore_session(tmp_path):
     """The control case: without the cache each session parses the file again."""
-    shared_in_first, shared_in_second, _, one_process = printed(run(tmp_path, "ansible.builtin.linear", plays=MODEL_PLAY),
-                                                                "MODELS")
+    shared_in_first, shared_in_second, _, one_process, lookups = printed(
+        run(tmp_path, "ansible.builtin.linear", plays=MODEL_PLAY), "MODELS")
     assert not one_process
     assert not shared_in_first and not shared_in_second
+    assert lookups > 0
 
 
 @pytest.mark.parametrize("connections, expected", [
@@ -126,3 +144,36 @@ def test_without_the_mitogen_package_every_play_runs_linear(tmp_path):
     out = run(tmp_path, extra_env={"PYTHONPATH": pythonpath})
     assert len(parents(out)) == 2, out
     assert "Data could not be sent to remote host" in out, out
+
+
+class Invocation:  # pylint: disable=too-few-public-methods
+    """What Mitogen's planner._load_collections reads and writes of a task's invocation."""
+
+    def __init__(self):
+        self._extra_sys_paths = set()
+
+
+def test_mitogen_lists_the_collections_once_per_run_not_once_per_task(monkeypatch):
+    """Mitogen's planner walks every collection directory for each module of a collection it runs, in
+    the task's worker process (its cache dies with it). The strategy lists them once, in the process
+    the workers fork from; a task then adds the same paths without walking the disk."""
+    planner = pytest.importorskip("ansible_mitogen.planner")
+    import ansible.collections.list  # pylint: disable=import-outside-toplevel
+    from ansible.plugins.loader import init_plugin_loader  # pylint: disable=import-outside-toplevel
+
+    init_plugin_loader()  # the collection finder, as ansible-playbook installs it before a run
+
+    monkeypatch.setattr(planner, "_load_collections", planner._load_collections)  # restored after the test
+    original = planner._load_collections
+    expected = Invocation()
+    original(expected)
+    assert expected._extra_sys_paths  # the ansible package's collections at least
+
+    local_mitogen._cache_collection_dirs()
+    monkeypatch.setattr(ansible.collections.list, "list_collection_dirs",
+                        lambda *a, **k: pytest.fail("a task walked the collection directories"))
+    task = Invocation()
+    planner._load_collections(task)
+    assert task._extra_sys_paths == expected._extra_sys_paths
+    with pytest.raises(pytest.fail.Exception):  # the control: Mitogen's own walks them on every call
+        original(Invocation())

@@ -9,7 +9,6 @@ import subprocess
 import pytest
 import yaml
 
-from plugins.strategy import local_mitogen
 from plugins.strategy.local_mitogen import _all_local
 from tests.helpers import REPO
 
@@ -146,34 +145,47 @@ def test_without_the_mitogen_package_every_play_runs_linear(tmp_path):
     assert "Data could not be sent to remote host" in out, out
 
 
-class Invocation:  # pylint: disable=too-few-public-methods
-    """What Mitogen's planner._load_collections reads and writes of a task's invocation."""
+# Run in a fresh interpreter: the collection finder (as ansible-playbook installs it) cannot take over
+# in a pytest process that imported ansible_collections as a plain namespace package already.
+COLLECTIONS_PROBE = """
+import json
+import ansible.collections.list
+import ansible_mitogen.planner as planner
+from ansible.plugins.loader import init_plugin_loader
+from plugins.strategy import local_mitogen
 
+class Invocation:
     def __init__(self):
         self._extra_sys_paths = set()
 
+init_plugin_loader()
+original = planner._load_collections
+expected = Invocation()
+original(expected)
+local_mitogen._cache_collection_dirs()
+walks = []
+listed = ansible.collections.list.list_collection_dirs
+ansible.collections.list.list_collection_dirs = lambda *a, **k: walks.append(1) or listed(*a, **k)
+task = Invocation()
+planner._load_collections(task)
+after_cache = len(walks)
+original(Invocation())
+print(json.dumps({"paths": sorted(expected._extra_sys_paths), "same": task._extra_sys_paths == expected._extra_sys_paths,
+                  "walks_after_cache": after_cache, "walks_of_mitogens_own": len(walks) - after_cache}))
+"""
 
-def test_mitogen_lists_the_collections_once_per_run_not_once_per_task(monkeypatch):
+
+def test_mitogen_lists_the_collections_once_per_run_not_once_per_task():
     """Mitogen's planner walks every collection directory for each module of a collection it runs, in
     the task's worker process (its cache dies with it). The strategy lists them once, in the process
     the workers fork from; a task then adds the same paths without walking the disk."""
-    planner = pytest.importorskip("ansible_mitogen.planner")
-    import ansible.collections.list  # pylint: disable=import-outside-toplevel
-    from ansible.plugins.loader import init_plugin_loader  # pylint: disable=import-outside-toplevel
-
-    init_plugin_loader()  # the collection finder, as ansible-playbook installs it before a run
-
-    monkeypatch.setattr(planner, "_load_collections", planner._load_collections)  # restored after the test
-    original = planner._load_collections
-    expected = Invocation()
-    original(expected)
-    assert expected._extra_sys_paths  # the ansible package's collections at least
-
-    local_mitogen._cache_collection_dirs()
-    monkeypatch.setattr(ansible.collections.list, "list_collection_dirs",
-                        lambda *a, **k: pytest.fail("a task walked the collection directories"))
-    task = Invocation()
-    planner._load_collections(task)
-    assert task._extra_sys_paths == expected._extra_sys_paths
-    with pytest.raises(pytest.fail.Exception):  # the control: Mitogen's own walks them on every call
-        original(Invocation())
+    pytest.importorskip("ansible_mitogen")
+    exe = REPO / ".venv/bin/python"
+    out = subprocess.run([str(exe) if exe.exists() else "python3", "-c", COLLECTIONS_PROBE], capture_output=True,
+                         text=True, timeout=120, cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert out.returncode == 0, out.stdout + out.stderr
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    assert found["paths"], found  # the ansible package's collections at least
+    assert found["same"], found
+    assert found["walks_after_cache"] == 0, found
+    assert found["walks_of_mitogens_own"] == 1, found  # the control: Mitogen's own walks them on every call

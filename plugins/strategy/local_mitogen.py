@@ -55,33 +55,28 @@ try:
 except ImportError:
     botocore = None
 if botocore is not None and not getattr(botocore.loaders.JSONFileLoader.load_file, "protea_cached", False):
-    def _cached(load_file):
-        parsed = {}
-
-        def load_file_once(self, file_path):
-            try:
-                return parsed[file_path]
-            except KeyError:
-                return parsed.setdefault(file_path, load_file(self, file_path))
-        load_file_once.protea_cached = True
-        return load_file_once
-    botocore.loaders.JSONFileLoader.load_file = _cached(botocore.loaders.JSONFileLoader.load_file)
-
-    def _shared(method):
-        # Loader caches these per instance, i.e. per session, and every module makes a new session:
-        # each client creation walked the data directories (a stat per service) and merged the
-        # model's extras again. Keyed by the search path, which decides the answer.
+    def _once(method, key):
+        # The method's answer per key, computed on the first call only.
         answers = {}
 
-        def shared(self, *args, **kwargs):
-            key = (tuple(self.search_paths), args, tuple(sorted(kwargs.items())))
+        def once(self, *args, **kwargs):
+            found = key(self, args, kwargs)
             try:
-                return answers[key]
+                return answers[found]
             except KeyError:
-                return answers.setdefault(key, method(self, *args, **kwargs))
-        return shared
+                return answers.setdefault(found, method(self, *args, **kwargs))
+        once.protea_cached = True
+        return once
+    # A parsed model file, by its path.
+    botocore.loaders.JSONFileLoader.load_file = _once(botocore.loaders.JSONFileLoader.load_file,
+                                                      lambda self, args, kwargs: args)
+    # Loader caches these per instance, i.e. per session, and every module makes a new session: each
+    # client creation walked the data directories (a stat per service) and merged the model's extras
+    # again. Keyed by the search path, which decides the answer.
     for _name in ("list_available_services", "load_service_model"):
-        setattr(botocore.loaders.Loader, _name, _shared(getattr(botocore.loaders.Loader, _name)))
+        setattr(botocore.loaders.Loader, _name, _once(
+            getattr(botocore.loaders.Loader, _name),
+            lambda self, args, kwargs: (tuple(self.search_paths), args, tuple(sorted(kwargs.items())))))
 '''
 
 
